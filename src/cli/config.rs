@@ -1,0 +1,274 @@
+//! Global flags and their resolution into a client configuration.
+//!
+//! Precedence: flags > environment > `.env` in the working directory. clap reads the
+//! flags and the environment (`env = …`); [`load_dotenv`] copies `.env` entries into
+//! the environment beforehand without overriding variables that are already set, which
+//! gives `.env` the lowest rank. The auth token never appears in help (`hide_env_values`)
+//! or in any message.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::api::{self, Client, Credentials, RetryPolicy, Secret};
+use crate::cli::CliError;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// The resource as the API returned it; a list is one JSON array.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Tab-separated values with a header line.
+    Tsv,
+}
+
+/// Flags accepted by every command, before or after the subcommand.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Account SID (AC…) used as the Basic-auth username.
+    #[arg(long, global = true, env = "TWILIO_ACCOUNT_SID", value_name = "AC…")]
+    pub account_sid: Option<String>,
+    /// Auth token (prefer the environment or .env: flags show up in process lists).
+    #[arg(
+        long,
+        global = true,
+        env = "TWILIO_AUTH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub auth_token: Option<String>,
+    /// API key SID (SK…), used with --api-secret instead of the auth token.
+    #[arg(long, global = true, env = "TWILIO_API_KEY", value_name = "SK…")]
+    pub api_key: Option<String>,
+    /// API key secret.
+    #[arg(
+        long,
+        global = true,
+        env = "TWILIO_API_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub api_secret: Option<String>,
+    /// Workspace (SID or friendly name) for workspace-scoped commands.
+    #[arg(long, global = true, env = "TWILIO_WORKSPACE_SID", value_name = "WS…")]
+    pub workspace: Option<String>,
+    /// API base URL (default https://taskrouter.twilio.com, or the regional host from
+    /// TWILIO_REGION / TWILIO_EDGE).
+    #[arg(long, global = true, env = "TRCTL_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Allow plain http:// to a host other than loopback (credentials travel in clear).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// Retries on 429 (any method) and on 5xx or connection errors (GET/DELETE only).
+    #[arg(long, global = true, default_value_t = 3, value_name = "N")]
+    pub max_retries: u32,
+    /// Timeout of each HTTP request, in seconds.
+    #[arg(long, global = true, default_value_t = 30.0, value_name = "SECONDS")]
+    pub http_timeout: f64,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Most items a list prints.
+    #[arg(long, global = true, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+    /// Print every item of a list (follow every page).
+    #[arg(long, global = true)]
+    pub all: bool,
+    /// Items per page requested from the API (1-1000).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub page_size: Option<i64>,
+    /// Columns (table/tsv) or fields (json/ndjson) to print, comma-separated.
+    #[arg(long, global = true, value_delimiter = ',', value_name = "A,B,…")]
+    pub fields: Vec<String>,
+}
+
+/// Copy `.env` from the working directory into the environment (never overriding).
+/// A malformed file is reported and otherwise ignored, as xh does with its config.
+pub fn load_dotenv() -> Option<String> {
+    let path = std::path::Path::new(".env");
+    if !path.exists() {
+        return None;
+    }
+    match dotenvy::from_path(path) {
+        Ok(()) => None,
+        Err(err) => Some(format!("warning: ignoring .env: {err}")),
+    }
+}
+
+/// Where requests go: `--base-url`, else Twilio's regional host, else the default.
+pub fn base_url(global: &GlobalArgs) -> Result<String, CliError> {
+    if let Some(url) = global.base_url.as_deref().filter(|url| !url.is_empty()) {
+        return Ok(url.trim_end_matches('/').to_string());
+    }
+    let region = std::env::var("TWILIO_REGION")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let edge = std::env::var("TWILIO_EDGE").ok().filter(|v| !v.is_empty());
+    Ok(regional_url(region.as_deref(), edge.as_deref()))
+}
+
+/// The helper libraries' host rule: `taskrouter.{edge}.{region}.twilio.com`, with
+/// region `us1` when only an edge is given, and `taskrouter.{region}.twilio.com` when
+/// only a region is given.
+pub fn regional_url(region: Option<&str>, edge: Option<&str>) -> String {
+    match (region, edge) {
+        (None, None) => api::DEFAULT_BASE_URL.to_string(),
+        (Some(region), None) => format!("https://taskrouter.{region}.twilio.com"),
+        (None, Some(edge)) => format!("https://taskrouter.{edge}.us1.twilio.com"),
+        (Some(region), Some(edge)) => format!("https://taskrouter.{edge}.{region}.twilio.com"),
+    }
+}
+
+/// Refuse plain http to anything but loopback unless `--insecure`.
+pub fn check_transport(url: &str, insecure: bool) -> Result<(), CliError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|err| CliError::usage(format!("invalid base URL {url}: {err}")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            if insecure || is_loopback(&parsed) {
+                Ok(())
+            } else {
+                Err(CliError::usage(format!(
+                    "refusing plain http:// to {}: credentials would travel in clear (use https://, a loopback address, or --insecure)",
+                    parsed.host_str().unwrap_or("?")
+                )))
+            }
+        }
+        other => Err(CliError::usage(format!(
+            "invalid base URL {url}: scheme {other} is not http or https"
+        ))),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Basic-auth credentials from the flags/environment: API key + secret when both are
+/// set, else Account SID + auth token.
+pub fn credentials(global: &GlobalArgs) -> Result<Credentials, CliError> {
+    let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+    if let (Some(key), Some(secret)) = (non_empty(&global.api_key), non_empty(&global.api_secret)) {
+        return Ok(Credentials {
+            username: key,
+            password: Secret::new(secret),
+        });
+    }
+    match (
+        non_empty(&global.account_sid),
+        non_empty(&global.auth_token),
+    ) {
+        (Some(account_sid), Some(token)) => Ok(Credentials {
+            username: account_sid,
+            password: Secret::new(token),
+        }),
+        (account_sid, token) => {
+            let missing = match (account_sid, token) {
+                (None, None) => "no credentials",
+                (None, Some(_)) => "no account SID",
+                _ => "no auth token",
+            };
+            Err(CliError::usage(format!(
+                "{missing}: pass --account-sid and --auth-token, or set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET) in the environment or in .env"
+            )))
+        }
+    }
+}
+
+/// Build the API client from the global flags.
+pub fn client(global: &GlobalArgs) -> Result<Client, CliError> {
+    let url = base_url(global)?;
+    check_transport(&url, global.insecure)?;
+    let credentials = credentials(global)?;
+    if !(global.http_timeout.is_finite() && global.http_timeout > 0.0) {
+        return Err(CliError::usage(format!(
+            "--http-timeout must be a positive number of seconds, got {}",
+            global.http_timeout
+        )));
+    }
+    let retry = RetryPolicy {
+        max_retries: global.max_retries,
+        ..RetryPolicy::default()
+    };
+    Ok(Client::builder(credentials)
+        .base_url(url)
+        .retry(retry)
+        .timeout(Duration::from_secs_f64(global.http_timeout))
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regional_hosts_follow_the_helper_libraries() {
+        assert_eq!(regional_url(None, None), "https://taskrouter.twilio.com");
+        assert_eq!(
+            regional_url(Some("ie1"), Some("dublin")),
+            "https://taskrouter.dublin.ie1.twilio.com"
+        );
+        assert_eq!(
+            regional_url(None, Some("sydney")),
+            "https://taskrouter.sydney.us1.twilio.com"
+        );
+        assert_eq!(
+            regional_url(Some("au1"), None),
+            "https://taskrouter.au1.twilio.com"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(check_transport("http://127.0.0.1:4010", false).is_ok());
+        assert!(check_transport("http://localhost:4010", false).is_ok());
+        assert!(check_transport("http://[::1]:4010", false).is_ok());
+        assert!(check_transport("https://taskrouter.twilio.com", false).is_ok());
+        let err = check_transport("http://example.test", false).unwrap_err();
+        assert_eq!(err.exit_code, 2);
+        assert!(err.message.contains("--insecure"));
+        assert!(check_transport("http://example.test", true).is_ok());
+        assert!(check_transport("ftp://example.test", true).is_err());
+    }
+
+    #[test]
+    fn missing_credentials_name_flags_and_variables() {
+        let global = GlobalArgs::default();
+        let err = credentials(&global).unwrap_err();
+        for needle in [
+            "--account-sid",
+            "--auth-token",
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN",
+        ] {
+            assert!(err.message.contains(needle), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn api_key_wins_over_token() {
+        let global = GlobalArgs {
+            account_sid: Some("AC1".into()),
+            auth_token: Some("t".into()),
+            api_key: Some("SK1".into()),
+            api_secret: Some("s".into()),
+            ..GlobalArgs::default()
+        };
+        let credentials = credentials(&global).unwrap();
+        assert_eq!(credentials.username, "SK1");
+        assert_eq!(credentials.password.expose(), "s");
+    }
+}

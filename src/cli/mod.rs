@@ -1,0 +1,251 @@
+//! The `trctl` command tree (clap derive) and its dispatch.
+//!
+//! Nouns then verbs: `trctl task create`, `trctl reservation accept`. Each noun has a
+//! module in [`cmd`]; this module holds the top-level parser, the shared command
+//! context ([`Ctx`]) and the mapping from outcomes to exit codes. Flag structs for the
+//! API's parameters are generated into [`params`]. No HTTP details live here: commands
+//! call the typed client in `crate::api`.
+
+pub mod cmd;
+pub mod config;
+pub mod error;
+pub mod input;
+pub mod output;
+pub mod params;
+pub mod resolve;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+pub use error::CliError;
+
+use crate::api::Client;
+use config::GlobalArgs;
+use output::Renderer;
+use resolve::{Kind, Resolver};
+
+/// trctl: drive Twilio TaskRouter from a terminal or a script.
+#[derive(Parser, Debug)]
+#[command(name = "trctl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level nouns.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Workspaces: list, get, create, update, delete.
+    #[command(subcommand)]
+    Workspace(cmd::workspace::WorkspaceCommand),
+    /// Activities (worker states).
+    #[command(subcommand)]
+    Activity(cmd::activity::ActivityCommand),
+    /// Task channels (voice, chat, …).
+    #[command(subcommand, name = "task-channel")]
+    TaskChannel(cmd::task_channel::TaskChannelCommand),
+    /// Task queues.
+    #[command(subcommand, visible_alias = "task-queue")]
+    Queue(cmd::queue::QueueCommand),
+    /// Workflows, and offline checks of workflow configurations.
+    #[command(subcommand)]
+    Workflow(cmd::workflow::WorkflowCommand),
+    /// Workers and their channels.
+    #[command(subcommand)]
+    Worker(cmd::worker::WorkerCommand),
+    /// Tasks.
+    #[command(subcommand)]
+    Task(cmd::task::TaskCommand),
+    /// Reservations, by task or by worker.
+    #[command(subcommand)]
+    Reservation(cmd::reservation::ReservationCommand),
+    /// The workspace's event log.
+    #[command(subcommand)]
+    Event(cmd::event::EventCommand),
+    /// Statistics of the workspace, queues, workflows and workers.
+    #[command(subcommand, visible_alias = "statistics")]
+    Stats(cmd::stats::StatsCommand),
+    /// Send any request to the API (an escape hatch, like `gh api`).
+    Api(cmd::api::ApiArgs),
+    /// Print a shell completion script.
+    Completions(cmd::completions::CompletionsArgs),
+}
+
+/// What every command gets: the global flags, the renderer and standard output.
+pub struct Ctx {
+    /// The global flags.
+    pub global: GlobalArgs,
+    /// How results are printed.
+    pub renderer: Renderer,
+    out: Box<dyn Write>,
+}
+
+impl Ctx {
+    /// A context printing to `out`.
+    pub fn new(global: GlobalArgs, out: Box<dyn Write>) -> Ctx {
+        let renderer = Renderer {
+            format: global.output,
+            fields: global.fields.clone(),
+        };
+        Ctx {
+            global,
+            renderer,
+            out,
+        }
+    }
+
+    /// The API client, built from the global flags (credentials are checked here).
+    pub fn client(&self) -> Result<Client, CliError> {
+        config::client(&self.global)
+    }
+
+    /// A resolver for the workspace given by `--workspace` (resolving its name if need be).
+    pub async fn resolver<'a>(&self, client: &'a Client) -> Result<Resolver<'a>, CliError> {
+        let workspace = match self.global.workspace.as_deref().filter(|w| !w.is_empty()) {
+            Some(value) => Some(
+                Resolver::new(client, None)
+                    .resolve(Kind::Workspace, value)
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok(Resolver::new(client, workspace))
+    }
+
+    /// Client, resolver and workspace SID for a workspace-scoped command.
+    pub async fn scoped(&self) -> Result<(Client, String), CliError> {
+        let client = self.client()?;
+        let workspace = self.resolver(&client).await?.workspace()?.to_string();
+        Ok((client, workspace))
+    }
+
+    /// Most items to print: `None` with `--all`.
+    pub fn limit(&self) -> Option<usize> {
+        if self.global.all {
+            None
+        } else {
+            Some(self.global.limit)
+        }
+    }
+
+    /// The `PageSize` to request: `--page-size`, else just enough for `--limit` (≤ 1000).
+    pub fn page_size(&self) -> Option<i64> {
+        if self.global.page_size.is_some() {
+            return self.global.page_size;
+        }
+        match self.limit() {
+            Some(limit) if limit > 0 && limit < 50 => Some(limit as i64),
+            _ => None,
+        }
+    }
+
+    /// Print one resource.
+    pub fn print_one<T: Serialize>(&mut self, item: &T) -> Result<(), CliError> {
+        let value = to_value(item)?;
+        let result = self.renderer.one(&mut self.out, &value);
+        io_result(result)
+    }
+
+    /// Print a list of resources of the given kind (`task`, `worker`, …).
+    pub fn print_many<T: Serialize>(
+        &mut self,
+        resource: &str,
+        items: &[T],
+    ) -> Result<(), CliError> {
+        let values = items.iter().map(to_value).collect::<Result<Vec<_>, _>>()?;
+        let result = self.renderer.many(&mut self.out, resource, &values);
+        io_result(result)
+    }
+
+    /// Write raw text to standard output.
+    pub fn print_text(&mut self, text: &str) -> Result<(), CliError> {
+        let result = self.out.write_all(text.as_bytes());
+        io_result(result)
+    }
+
+    /// Report on standard error (never standard output, which scripts parse).
+    pub fn note(&self, text: &str) {
+        eprintln!("{text}");
+    }
+}
+
+fn to_value<T: Serialize>(item: &T) -> Result<serde_json::Value, CliError> {
+    serde_json::to_value(item)
+        .map_err(|err| CliError::state(format!("cannot render the response: {err}")))
+}
+
+fn io_result(result: std::io::Result<()>) -> Result<(), CliError> {
+    match result {
+        Ok(()) => Ok(()),
+        // A closed pipe (`trctl task list | head`) is not an error (ripgrep does the same).
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) => Err(CliError::usage(format!("cannot write output: {err}"))),
+    }
+}
+
+/// Run a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let out: Box<dyn Write> = Box::new(std::io::stdout());
+    let mut ctx = Ctx::new(cli.global, out);
+    let result = match cli.command {
+        Command::Workspace(command) => cmd::workspace::run(&mut ctx, command).await,
+        Command::Activity(command) => cmd::activity::run(&mut ctx, command).await,
+        Command::TaskChannel(command) => cmd::task_channel::run(&mut ctx, command).await,
+        Command::Queue(command) => cmd::queue::run(&mut ctx, command).await,
+        Command::Workflow(command) => cmd::workflow::run(&mut ctx, command).await,
+        Command::Worker(command) => cmd::worker::run(&mut ctx, command).await,
+        Command::Task(command) => cmd::task::run(&mut ctx, command).await,
+        Command::Reservation(command) => cmd::reservation::run(&mut ctx, command).await,
+        Command::Event(command) => cmd::event::run(&mut ctx, command).await,
+        Command::Stats(command) => cmd::stats::run(&mut ctx, command).await,
+        Command::Api(args) => cmd::api::run(&mut ctx, args).await,
+        Command::Completions(args) => cmd::completions::run(&mut ctx, args),
+    };
+    let flushed = ctx.out.flush();
+    result?;
+    io_result(flushed)
+}
+
+/// The binary's entry point: `.env`, parse, run, print the error, exit code.
+pub fn main() -> ExitCode {
+    let dotenv_warning = config::load_dotenv();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version on stdout (exit 0) and usage errors on stderr (exit 2).
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() {
+                error::EXIT_USAGE
+            } else {
+                error::EXIT_OK
+            });
+        }
+    };
+    if let Some(warning) = dotenv_warning {
+        eprintln!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(error::EXIT_USAGE);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::from(error::EXIT_OK),
+        Err(err) => {
+            eprintln!("error: {}", err.message);
+            ExitCode::from(err.exit_code)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! TaskRouter expression language (placeholder until the expressions issue lands).

@@ -1,0 +1,13 @@
+//! trctl: a toolkit for Twilio TaskRouter.
+//!
+//! Rooms, and who may call whom:
+//! - [`api`]: the typed REST client and resource models (no printing, no env).
+//! - [`expr`]: TaskRouter's expression language (pure).
+//! - [`workflow`]: workflow configuration documents and routing evaluation (pure, uses `expr`).
+//! - [`cli`]: the clap command tree and output rendering; the only room that prints.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod cli;
+pub mod expr;
+pub mod workflow;

@@ -1,0 +1,1 @@
+//! Workflow configuration documents (placeholder until the expressions issue lands).
