@@ -340,6 +340,38 @@ for op in ops:
             lines.append(f"        if let Some(value) = &self.{ident} {{ pairs.push((\"{n}\", value.to_string())); }}")
     lines.append("        pairs")
     lines.append("    }")
+    # Decoding, for the emulator's HTTP layer: exactly the spec's names, lists as
+    # repeated keys (a comma-separated single value is split too), typed values checked.
+    lines.append("    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).")
+    lines.append("    /// Unknown keys are ignored; a malformed or missing required value is an error")
+    lines.append("    /// naming the parameter.")
+    lines.append("    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {")
+    lines.append("        #[allow(unused_imports)]")
+    lines.append("        use crate::api::params::*;")
+    if op["body"] == "json" or all(p["in"] == "header" for p in op["params"]):
+        lines.append("        let _ = pairs;")
+    if op["body"] == "json":
+        lines.append("        Ok(Self::default())")
+    else:
+        lines.append("        Ok(Self {")
+        for p in op["params"]:
+            ty = param_type(p)
+            ident = snake(p["name"])
+            n = p["name"]
+            if p["in"] == "header":
+                lines.append(f"            {ident}: None,")
+                continue
+            fn = {"i64": "int", "bool": "boolean", "Vec<String>": "list", "String": "text"}[ty]
+            if ty == "Vec<String>":
+                lines.append(f"            {ident}: list(pairs, \"{n}\"),")
+            elif p["required"] and p["in"] == "form" and fn == "text":
+                lines.append(f"            {ident}: required(nonempty(text(pairs, \"{n}\")?), \"{n}\")?,")
+            elif p["required"] and p["in"] == "form":
+                lines.append(f"            {ident}: required({fn}(pairs, \"{n}\")?, \"{n}\")?,")
+            else:
+                lines.append(f"            {ident}: {fn}(pairs, \"{n}\")?,")
+        lines.append("        })")
+    lines.append("    }")
     headers = [p for p in op["params"] if p["in"] == "header"]
     if headers:
         lines.append("    /// The `If-Match` header value, if set.")

@@ -9,5 +9,6 @@
 
 pub mod api;
 pub mod cli;
+pub mod emulator;
 pub mod expr;
 pub mod workflow;

@@ -9,6 +9,7 @@
 pub mod error;
 pub mod operations;
 pub mod page;
+pub mod params;
 pub mod resources;
 pub mod sid;
 
@@ -22,6 +23,7 @@ use serde::de::DeserializeOwned;
 pub use error::{ApiError, Error};
 pub use operations::{Operation, OPERATIONS};
 pub use page::{Meta, Page};
+pub use params::ParamError;
 
 /// Twilio's TaskRouter endpoint.
 pub const DEFAULT_BASE_URL: &str = "https://taskrouter.twilio.com";

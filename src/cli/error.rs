@@ -38,6 +38,18 @@ impl CliError {
             message: message.into(),
         }
     }
+    /// The outcome of a command that printed its own messages: `Ok` for 0, else an
+    /// error with that exit code and nothing more to say.
+    pub fn from_exit_code(code: u8) -> Result<(), CliError> {
+        if code == EXIT_OK {
+            Ok(())
+        } else {
+            Err(CliError {
+                exit_code: code,
+                message: String::new(),
+            })
+        }
+    }
     /// A refusal caused by the state of the service, e.g. no pending reservation (exit 1).
     pub fn state(message: impl Into<String>) -> CliError {
         CliError {

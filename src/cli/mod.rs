@@ -74,8 +74,13 @@ pub enum Command {
     Stats(cmd::stats::StatsCommand),
     /// Send any request to the API (an escape hatch, like `gh api`).
     Api(cmd::api::ApiArgs),
+    /// Evaluate and check TaskRouter expressions offline.
+    #[command(subcommand)]
+    Expr(cmd::expr::ExprCommand),
     /// Print a shell completion script.
     Completions(cmd::completions::CompletionsArgs),
+    /// Run the local TaskRouter emulator (REST API in memory, Twilio's wire format).
+    Emulator(cmd::emulator::EmulatorArgs),
 }
 
 /// What every command gets: the global flags, the renderer and standard output.
@@ -170,6 +175,25 @@ impl Ctx {
         io_result(result)
     }
 
+    /// Whether a machine-readable format was asked for.
+    pub fn json_output(&self) -> bool {
+        matches!(
+            self.global.output,
+            config::OutputFormat::Json | config::OutputFormat::Ndjson
+        )
+    }
+
+    /// Standard output, for commands that write themselves.
+    pub fn out(&mut self) -> &mut dyn Write {
+        &mut self.out
+    }
+
+    /// Flush standard output (before a long-running command waits).
+    pub fn flush(&mut self) -> Result<(), CliError> {
+        let result = self.out.flush();
+        io_result(result)
+    }
+
     /// Report on standard error (never standard output, which scripts parse).
     pub fn note(&self, text: &str) {
         eprintln!("{text}");
@@ -199,7 +223,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Activity(command) => cmd::activity::run(&mut ctx, command).await,
         Command::TaskChannel(command) => cmd::task_channel::run(&mut ctx, command).await,
         Command::Queue(command) => cmd::queue::run(&mut ctx, command).await,
-        Command::Workflow(command) => cmd::workflow::run(&mut ctx, command).await,
+        Command::Workflow(command) => cmd::workflow::run_command(&mut ctx, command).await,
         Command::Worker(command) => cmd::worker::run(&mut ctx, command).await,
         Command::Task(command) => cmd::task::run(&mut ctx, command).await,
         Command::Reservation(command) => cmd::reservation::run(&mut ctx, command).await,
@@ -207,6 +231,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Stats(command) => cmd::stats::run(&mut ctx, command).await,
         Command::Api(args) => cmd::api::run(&mut ctx, args).await,
         Command::Completions(args) => cmd::completions::run(&mut ctx, args),
+        Command::Expr(command) => {
+            let json = ctx.json_output();
+            let code = cmd::expr::run(&command, json, ctx.out(), &mut std::io::stderr());
+            CliError::from_exit_code(code)
+        }
+        Command::Emulator(args) => cmd::emulator::run(&mut ctx, args).await,
     };
     let flushed = ctx.out.flush();
     result?;
@@ -244,7 +274,10 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::from(error::EXIT_OK),
         Err(err) => {
-            eprintln!("error: {}", err.message);
+            // An empty message means the command has reported the problem itself.
+            if !err.message.is_empty() {
+                eprintln!("error: {}", err.message);
+            }
             ExitCode::from(err.exit_code)
         }
     }

@@ -101,15 +101,16 @@ impl Renderer {
                 self.rows(out, std::slice::from_ref(value), &self.columns(value, ""))
             }
             OutputFormat::Table => {
-                let mut table = new_table();
-                table.set_header(vec!["field", "value"]);
+                // Field names aligned, values as they are: a long value (links,
+                // attributes) must not pad every other line.
                 let object = self.pick(value);
                 if let Value::Object(map) = &object {
+                    let width = map.keys().map(|k| k.chars().count()).max().unwrap_or(0);
                     for (key, field) in map {
-                        table.add_row(vec![key.clone(), cell(field)]);
+                        writeln!(out, "{key:<width$}  {}", cell(field))?;
                     }
                 }
-                writeln!(out, "{table}")
+                Ok(())
             }
         }
     }

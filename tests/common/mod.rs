@@ -328,3 +328,70 @@ pub fn assert_page_round_trip<T: Serialize>(operation_id: &str, page: &trctl::ap
 pub const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 pub const TOKEN: &str = "s3cr3t-t0ken-value";
 pub const WORKSPACE: &str = "WS0123456789abcdef0123456789abcdef";
+
+/// An in-process emulator on 127.0.0.1:0, in its own thread and runtime, for tests
+/// that run the `trctl` binary. Stops when dropped.
+pub struct EmulatorThread {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub const EMULATOR_ACCOUNT: &str = trctl::emulator::DEV_ACCOUNT_SID;
+pub const EMULATOR_TOKEN: &str = trctl::emulator::DEV_AUTH_TOKEN;
+
+impl EmulatorThread {
+    pub fn start() -> EmulatorThread {
+        let (url_tx, url_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let emulator =
+                    trctl::emulator::Emulator::new(trctl::emulator::EmulatorConfig::default());
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                url_tx
+                    .send(format!("http://{}", listener.local_addr().unwrap()))
+                    .unwrap();
+                emulator
+                    .serve(listener, async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let url = url_rx.recv().unwrap();
+        EmulatorThread {
+            url,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// A client with the emulator's development credentials.
+    pub fn client(&self) -> trctl::api::Client {
+        trctl::api::Client::builder(trctl::api::Credentials {
+            username: EMULATOR_ACCOUNT.into(),
+            password: trctl::api::Secret::new(EMULATOR_TOKEN),
+        })
+        .base_url(&self.url)
+        .build()
+        .unwrap()
+    }
+}
+
+impl Drop for EmulatorThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -149,4 +149,27 @@ impl ListEventParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            end_date: text(pairs, "EndDate")?,
+            event_type: text(pairs, "EventType")?,
+            minutes: int(pairs, "Minutes")?,
+            reservation_sid: text(pairs, "ReservationSid")?,
+            start_date: text(pairs, "StartDate")?,
+            task_queue_sid: text(pairs, "TaskQueueSid")?,
+            task_sid: text(pairs, "TaskSid")?,
+            worker_sid: text(pairs, "WorkerSid")?,
+            workflow_sid: text(pairs, "WorkflowSid")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            sid: text(pairs, "Sid")?,
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
+    }
 }

@@ -612,6 +612,15 @@ impl CreateTaskQueueBulkRealTimeStatisticsParams {
         let mut pairs = Vec::new();
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        let _ = pairs;
+        Ok(Self::default())
+    }
 }
 
 /// Parameters of `FetchTaskQueueCumulativeStatistics` (GET `/v1/Workspaces/{WorkspaceSid}/TaskQueues/{TaskQueueSid}/CumulativeStatistics`).
@@ -650,6 +659,20 @@ impl FetchTaskQueueCumulativeStatisticsParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            end_date: text(pairs, "EndDate")?,
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            split_by_wait_time: text(pairs, "SplitByWaitTime")?,
+        })
+    }
 }
 
 /// Parameters of `FetchTaskQueueRealTimeStatistics` (GET `/v1/Workspaces/{WorkspaceSid}/TaskQueues/{TaskQueueSid}/RealTimeStatistics`).
@@ -667,6 +690,16 @@ impl FetchTaskQueueRealTimeStatisticsParams {
             pairs.push(("TaskChannel", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            task_channel: text(pairs, "TaskChannel")?,
+        })
     }
 }
 
@@ -705,6 +738,20 @@ impl FetchTaskQueueStatisticsParams {
             pairs.push(("SplitByWaitTime", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            end_date: text(pairs, "EndDate")?,
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            split_by_wait_time: text(pairs, "SplitByWaitTime")?,
+        })
     }
 }
 
@@ -764,6 +811,24 @@ impl ListTaskQueuesStatisticsParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            end_date: text(pairs, "EndDate")?,
+            friendly_name: text(pairs, "FriendlyName")?,
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            split_by_wait_time: text(pairs, "SplitByWaitTime")?,
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
+    }
 }
 
 /// Parameters of `FetchWorkerInstanceStatistics` (GET `/v1/Workspaces/{WorkspaceSid}/Workers/{WorkerSid}/Statistics`).
@@ -796,6 +861,19 @@ impl FetchWorkerInstanceStatisticsParams {
             pairs.push(("TaskChannel", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            end_date: text(pairs, "EndDate")?,
+            task_channel: text(pairs, "TaskChannel")?,
+        })
     }
 }
 
@@ -845,6 +923,22 @@ impl FetchWorkerStatisticsParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            end_date: text(pairs, "EndDate")?,
+            task_queue_sid: text(pairs, "TaskQueueSid")?,
+            task_queue_name: text(pairs, "TaskQueueName")?,
+            friendly_name: text(pairs, "FriendlyName")?,
+            task_channel: text(pairs, "TaskChannel")?,
+        })
+    }
 }
 
 /// Parameters of `FetchWorkersCumulativeStatistics` (GET `/v1/Workspaces/{WorkspaceSid}/Workers/CumulativeStatistics`).
@@ -878,6 +972,19 @@ impl FetchWorkersCumulativeStatisticsParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            end_date: text(pairs, "EndDate")?,
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            task_channel: text(pairs, "TaskChannel")?,
+        })
+    }
 }
 
 /// Parameters of `FetchWorkersRealTimeStatistics` (GET `/v1/Workspaces/{WorkspaceSid}/Workers/RealTimeStatistics`).
@@ -895,6 +1002,16 @@ impl FetchWorkersRealTimeStatisticsParams {
             pairs.push(("TaskChannel", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            task_channel: text(pairs, "TaskChannel")?,
+        })
     }
 }
 
@@ -934,6 +1051,20 @@ impl FetchWorkflowCumulativeStatisticsParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            end_date: text(pairs, "EndDate")?,
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            split_by_wait_time: text(pairs, "SplitByWaitTime")?,
+        })
+    }
 }
 
 /// Parameters of `FetchWorkflowRealTimeStatistics` (GET `/v1/Workspaces/{WorkspaceSid}/Workflows/{WorkflowSid}/RealTimeStatistics`).
@@ -951,6 +1082,16 @@ impl FetchWorkflowRealTimeStatisticsParams {
             pairs.push(("TaskChannel", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            task_channel: text(pairs, "TaskChannel")?,
+        })
     }
 }
 
@@ -990,6 +1131,20 @@ impl FetchWorkflowStatisticsParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            end_date: text(pairs, "EndDate")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            split_by_wait_time: text(pairs, "SplitByWaitTime")?,
+        })
+    }
 }
 
 /// Parameters of `FetchWorkspaceCumulativeStatistics` (GET `/v1/Workspaces/{WorkspaceSid}/CumulativeStatistics`).
@@ -1028,6 +1183,20 @@ impl FetchWorkspaceCumulativeStatisticsParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            end_date: text(pairs, "EndDate")?,
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            split_by_wait_time: text(pairs, "SplitByWaitTime")?,
+        })
+    }
 }
 
 /// Parameters of `FetchWorkspaceRealTimeStatistics` (GET `/v1/Workspaces/{WorkspaceSid}/RealTimeStatistics`).
@@ -1045,6 +1214,16 @@ impl FetchWorkspaceRealTimeStatisticsParams {
             pairs.push(("TaskChannel", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            task_channel: text(pairs, "TaskChannel")?,
+        })
     }
 }
 
@@ -1083,5 +1262,19 @@ impl FetchWorkspaceStatisticsParams {
             pairs.push(("SplitByWaitTime", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            minutes: int(pairs, "Minutes")?,
+            start_date: text(pairs, "StartDate")?,
+            end_date: text(pairs, "EndDate")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            split_by_wait_time: text(pairs, "SplitByWaitTime")?,
+        })
     }
 }

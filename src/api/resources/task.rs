@@ -142,6 +142,22 @@ impl UpdateTaskParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            if_match: None,
+            attributes: text(pairs, "Attributes")?,
+            assignment_status: text(pairs, "AssignmentStatus")?,
+            reason: text(pairs, "Reason")?,
+            priority: int(pairs, "Priority")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            virtual_start_time: text(pairs, "VirtualStartTime")?,
+        })
+    }
     /// The `If-Match` header value, if set.
     pub fn if_match(&self) -> Option<&str> {
         self.if_match.as_deref()
@@ -160,6 +176,15 @@ impl DeleteTaskParams {
         #[allow(unused_mut)]
         let mut pairs = Vec::new();
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        let _ = pairs;
+        Ok(Self { if_match: None })
     }
     /// The `If-Match` header value, if set.
     pub fn if_match(&self) -> Option<&str> {
@@ -243,6 +268,28 @@ impl ListTaskParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            priority: int(pairs, "Priority")?,
+            assignment_status: list(pairs, "AssignmentStatus"),
+            workflow_sid: text(pairs, "WorkflowSid")?,
+            workflow_name: text(pairs, "WorkflowName")?,
+            task_queue_sid: text(pairs, "TaskQueueSid")?,
+            task_queue_name: text(pairs, "TaskQueueName")?,
+            evaluate_task_attributes: text(pairs, "EvaluateTaskAttributes")?,
+            routing_target: text(pairs, "RoutingTarget")?,
+            ordering: text(pairs, "Ordering")?,
+            has_addons: boolean(pairs, "HasAddons")?,
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
+    }
 }
 
 /// Parameters of `CreateTask` (POST `/v1/Workspaces/{WorkspaceSid}/Tasks`).
@@ -300,5 +347,23 @@ impl CreateTaskParams {
             pairs.push(("TaskQueueSid", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            timeout: int(pairs, "Timeout")?,
+            priority: int(pairs, "Priority")?,
+            task_channel: text(pairs, "TaskChannel")?,
+            workflow_sid: text(pairs, "WorkflowSid")?,
+            attributes: text(pairs, "Attributes")?,
+            virtual_start_time: text(pairs, "VirtualStartTime")?,
+            routing_target: text(pairs, "RoutingTarget")?,
+            ignore_capacity: text(pairs, "IgnoreCapacity")?,
+            task_queue_sid: text(pairs, "TaskQueueSid")?,
+        })
     }
 }

@@ -68,6 +68,17 @@ impl UpdateTaskChannelParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: text(pairs, "FriendlyName")?,
+            channel_optimized_routing: boolean(pairs, "ChannelOptimizedRouting")?,
+        })
+    }
 }
 
 /// Parameters of `ListTaskChannel` (GET `/v1/Workspaces/{WorkspaceSid}/TaskChannels`).
@@ -96,6 +107,18 @@ impl ListTaskChannelParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
+    }
 }
 
 /// Parameters of `CreateTaskChannel` (POST `/v1/Workspaces/{WorkspaceSid}/TaskChannels`).
@@ -119,5 +142,17 @@ impl CreateTaskChannelParams {
             pairs.push(("ChannelOptimizedRouting", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: required(nonempty(text(pairs, "FriendlyName")?), "FriendlyName")?,
+            unique_name: required(nonempty(text(pairs, "UniqueName")?), "UniqueName")?,
+            channel_optimized_routing: boolean(pairs, "ChannelOptimizedRouting")?,
+        })
     }
 }

@@ -106,6 +106,21 @@ impl UpdateTaskQueueParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: text(pairs, "FriendlyName")?,
+            target_workers: text(pairs, "TargetWorkers")?,
+            reservation_activity_sid: text(pairs, "ReservationActivitySid")?,
+            assignment_activity_sid: text(pairs, "AssignmentActivitySid")?,
+            max_reserved_workers: int(pairs, "MaxReservedWorkers")?,
+            task_order: text(pairs, "TaskOrder")?,
+        })
+    }
 }
 
 /// Parameters of `ListTaskQueue` (GET `/v1/Workspaces/{WorkspaceSid}/TaskQueues`).
@@ -154,6 +169,22 @@ impl ListTaskQueueParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: text(pairs, "FriendlyName")?,
+            evaluate_worker_attributes: text(pairs, "EvaluateWorkerAttributes")?,
+            worker_sid: text(pairs, "WorkerSid")?,
+            ordering: text(pairs, "Ordering")?,
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
+    }
 }
 
 /// Parameters of `CreateTaskQueue` (POST `/v1/Workspaces/{WorkspaceSid}/TaskQueues`).
@@ -194,5 +225,20 @@ impl CreateTaskQueueParams {
             pairs.push(("AssignmentActivitySid", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: required(nonempty(text(pairs, "FriendlyName")?), "FriendlyName")?,
+            target_workers: text(pairs, "TargetWorkers")?,
+            max_reserved_workers: int(pairs, "MaxReservedWorkers")?,
+            task_order: text(pairs, "TaskOrder")?,
+            reservation_activity_sid: text(pairs, "ReservationActivitySid")?,
+            assignment_activity_sid: text(pairs, "AssignmentActivitySid")?,
+        })
     }
 }

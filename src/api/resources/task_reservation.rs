@@ -109,6 +109,20 @@ impl ListTaskReservationParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            reservation_status: text(pairs, "ReservationStatus")?,
+            worker_sid: text(pairs, "WorkerSid")?,
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
+    }
 }
 
 /// Parameters of `UpdateTaskReservation` (POST `/v1/Workspaces/{WorkspaceSid}/Tasks/{TaskSid}/Reservations/{Sid}`).
@@ -393,6 +407,73 @@ impl UpdateTaskReservationParams {
             pairs.push(("JitterBufferSize", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            if_match: None,
+            reservation_status: text(pairs, "ReservationStatus")?,
+            worker_activity_sid: text(pairs, "WorkerActivitySid")?,
+            instruction: text(pairs, "Instruction")?,
+            dequeue_post_work_activity_sid: text(pairs, "DequeuePostWorkActivitySid")?,
+            dequeue_from: text(pairs, "DequeueFrom")?,
+            dequeue_record: text(pairs, "DequeueRecord")?,
+            dequeue_timeout: int(pairs, "DequeueTimeout")?,
+            dequeue_to: text(pairs, "DequeueTo")?,
+            dequeue_status_callback_url: text(pairs, "DequeueStatusCallbackUrl")?,
+            call_from: text(pairs, "CallFrom")?,
+            call_record: text(pairs, "CallRecord")?,
+            call_timeout: int(pairs, "CallTimeout")?,
+            call_to: text(pairs, "CallTo")?,
+            call_url: text(pairs, "CallUrl")?,
+            call_status_callback_url: text(pairs, "CallStatusCallbackUrl")?,
+            call_accept: boolean(pairs, "CallAccept")?,
+            redirect_call_sid: text(pairs, "RedirectCallSid")?,
+            redirect_accept: boolean(pairs, "RedirectAccept")?,
+            redirect_url: text(pairs, "RedirectUrl")?,
+            to: text(pairs, "To")?,
+            from: text(pairs, "From")?,
+            status_callback: text(pairs, "StatusCallback")?,
+            status_callback_method: text(pairs, "StatusCallbackMethod")?,
+            status_callback_event: list(pairs, "StatusCallbackEvent"),
+            timeout: int(pairs, "Timeout")?,
+            record: boolean(pairs, "Record")?,
+            muted: boolean(pairs, "Muted")?,
+            beep: text(pairs, "Beep")?,
+            start_conference_on_enter: boolean(pairs, "StartConferenceOnEnter")?,
+            end_conference_on_exit: boolean(pairs, "EndConferenceOnExit")?,
+            wait_url: text(pairs, "WaitUrl")?,
+            wait_method: text(pairs, "WaitMethod")?,
+            early_media: boolean(pairs, "EarlyMedia")?,
+            max_participants: int(pairs, "MaxParticipants")?,
+            conference_status_callback: text(pairs, "ConferenceStatusCallback")?,
+            conference_status_callback_method: text(pairs, "ConferenceStatusCallbackMethod")?,
+            conference_status_callback_event: list(pairs, "ConferenceStatusCallbackEvent"),
+            conference_record: text(pairs, "ConferenceRecord")?,
+            conference_trim: text(pairs, "ConferenceTrim")?,
+            recording_channels: text(pairs, "RecordingChannels")?,
+            recording_status_callback: text(pairs, "RecordingStatusCallback")?,
+            recording_status_callback_method: text(pairs, "RecordingStatusCallbackMethod")?,
+            conference_recording_status_callback: text(pairs, "ConferenceRecordingStatusCallback")?,
+            conference_recording_status_callback_method: text(
+                pairs,
+                "ConferenceRecordingStatusCallbackMethod",
+            )?,
+            region: text(pairs, "Region")?,
+            sip_auth_username: text(pairs, "SipAuthUsername")?,
+            sip_auth_password: text(pairs, "SipAuthPassword")?,
+            dequeue_status_callback_event: list(pairs, "DequeueStatusCallbackEvent"),
+            post_work_activity_sid: text(pairs, "PostWorkActivitySid")?,
+            supervisor_mode: text(pairs, "SupervisorMode")?,
+            supervisor: text(pairs, "Supervisor")?,
+            end_conference_on_customer_exit: boolean(pairs, "EndConferenceOnCustomerExit")?,
+            beep_on_customer_entrance: boolean(pairs, "BeepOnCustomerEntrance")?,
+            jitter_buffer_size: text(pairs, "JitterBufferSize")?,
+        })
     }
     /// The `If-Match` header value, if set.
     pub fn if_match(&self) -> Option<&str> {

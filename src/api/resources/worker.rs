@@ -122,6 +122,26 @@ impl ListWorkerParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            activity_name: text(pairs, "ActivityName")?,
+            activity_sid: text(pairs, "ActivitySid")?,
+            available: text(pairs, "Available")?,
+            friendly_name: text(pairs, "FriendlyName")?,
+            target_workers_expression: text(pairs, "TargetWorkersExpression")?,
+            task_queue_name: text(pairs, "TaskQueueName")?,
+            task_queue_sid: text(pairs, "TaskQueueSid")?,
+            ordering: text(pairs, "Ordering")?,
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
+    }
 }
 
 /// Parameters of `CreateWorker` (POST `/v1/Workspaces/{WorkspaceSid}/Workers`).
@@ -147,6 +167,18 @@ impl CreateWorkerParams {
             pairs.push(("Attributes", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: required(nonempty(text(pairs, "FriendlyName")?), "FriendlyName")?,
+            activity_sid: text(pairs, "ActivitySid")?,
+            attributes: text(pairs, "Attributes")?,
+        })
     }
 }
 
@@ -183,6 +215,20 @@ impl UpdateWorkerParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            if_match: None,
+            activity_sid: text(pairs, "ActivitySid")?,
+            attributes: text(pairs, "Attributes")?,
+            friendly_name: text(pairs, "FriendlyName")?,
+            reject_pending_reservations: boolean(pairs, "RejectPendingReservations")?,
+        })
+    }
     /// The `If-Match` header value, if set.
     pub fn if_match(&self) -> Option<&str> {
         self.if_match.as_deref()
@@ -201,6 +247,15 @@ impl DeleteWorkerParams {
         #[allow(unused_mut)]
         let mut pairs = Vec::new();
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        let _ = pairs;
+        Ok(Self { if_match: None })
     }
     /// The `If-Match` header value, if set.
     pub fn if_match(&self) -> Option<&str> {

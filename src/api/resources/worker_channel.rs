@@ -82,6 +82,18 @@ impl ListWorkerChannelParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
+    }
 }
 
 /// Parameters of `UpdateWorkerChannel` (POST `/v1/Workspaces/{WorkspaceSid}/Workers/{WorkerSid}/Channels/{Sid}`).
@@ -104,5 +116,16 @@ impl UpdateWorkerChannelParams {
             pairs.push(("Available", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            capacity: int(pairs, "Capacity")?,
+            available: boolean(pairs, "Available")?,
+        })
     }
 }

@@ -97,6 +97,21 @@ impl UpdateWorkflowParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: text(pairs, "FriendlyName")?,
+            assignment_callback_url: text(pairs, "AssignmentCallbackUrl")?,
+            fallback_assignment_callback_url: text(pairs, "FallbackAssignmentCallbackUrl")?,
+            configuration: text(pairs, "Configuration")?,
+            task_reservation_timeout: int(pairs, "TaskReservationTimeout")?,
+            re_evaluate_tasks: text(pairs, "ReEvaluateTasks")?,
+        })
+    }
 }
 
 /// Parameters of `ListWorkflow` (GET `/v1/Workspaces/{WorkspaceSid}/Workflows`).
@@ -129,6 +144,19 @@ impl ListWorkflowParams {
             pairs.push(("PageToken", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: text(pairs, "FriendlyName")?,
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
     }
 }
 
@@ -163,5 +191,19 @@ impl CreateWorkflowParams {
             pairs.push(("TaskReservationTimeout", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: required(nonempty(text(pairs, "FriendlyName")?), "FriendlyName")?,
+            configuration: required(nonempty(text(pairs, "Configuration")?), "Configuration")?,
+            assignment_callback_url: text(pairs, "AssignmentCallbackUrl")?,
+            fallback_assignment_callback_url: text(pairs, "FallbackAssignmentCallbackUrl")?,
+            task_reservation_timeout: int(pairs, "TaskReservationTimeout")?,
+        })
     }
 }

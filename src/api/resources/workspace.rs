@@ -111,6 +111,22 @@ impl UpdateWorkspaceParams {
         }
         pairs
     }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            default_activity_sid: text(pairs, "DefaultActivitySid")?,
+            event_callback_url: text(pairs, "EventCallbackUrl")?,
+            events_filter: text(pairs, "EventsFilter")?,
+            friendly_name: text(pairs, "FriendlyName")?,
+            multi_task_enabled: boolean(pairs, "MultiTaskEnabled")?,
+            timeout_activity_sid: text(pairs, "TimeoutActivitySid")?,
+            prioritize_queue_order: text(pairs, "PrioritizeQueueOrder")?,
+        })
+    }
 }
 
 /// Parameters of `ListWorkspace` (GET `/v1/Workspaces`).
@@ -143,6 +159,19 @@ impl ListWorkspaceParams {
             pairs.push(("PageToken", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: text(pairs, "FriendlyName")?,
+            page_size: int(pairs, "PageSize")?,
+            page: int(pairs, "Page")?,
+            page_token: text(pairs, "PageToken")?,
+        })
     }
 }
 
@@ -184,5 +213,20 @@ impl CreateWorkspaceParams {
             pairs.push(("PrioritizeQueueOrder", value.to_string()));
         }
         pairs
+    }
+    /// Decode query or form pairs (the emulator's side of [`Self::to_pairs`]).
+    /// Unknown keys are ignored; a malformed or missing required value is an error
+    /// naming the parameter.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<Self, crate::api::ParamError> {
+        #[allow(unused_imports)]
+        use crate::api::params::*;
+        Ok(Self {
+            friendly_name: required(nonempty(text(pairs, "FriendlyName")?), "FriendlyName")?,
+            event_callback_url: text(pairs, "EventCallbackUrl")?,
+            events_filter: text(pairs, "EventsFilter")?,
+            multi_task_enabled: boolean(pairs, "MultiTaskEnabled")?,
+            template: text(pairs, "Template")?,
+            prioritize_queue_order: text(pairs, "PrioritizeQueueOrder")?,
+        })
     }
 }

@@ -8,7 +8,9 @@
 pub mod activity;
 pub mod api;
 pub mod completions;
+pub mod emulator;
 pub mod event;
+pub mod expr;
 pub mod queue;
 pub mod reservation;
 pub mod stats;
@@ -16,6 +18,7 @@ pub mod task;
 pub mod task_channel;
 pub mod worker;
 pub mod workflow;
+pub mod workflow_offline;
 pub mod workspace;
 
 use crate::api::{Client, Page};

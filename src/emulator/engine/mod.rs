@@ -1,0 +1,208 @@
+//! The emulator's engine: a synchronous, deterministic state machine.
+//!
+//! [`Engine::apply`] takes a [`Command`] (a decoded write request) and the current time,
+//! checks it the way TaskRouter does, changes the [`State`], and returns an [`Outcome`]:
+//! what to answer and the [`Effect`]s the surrounding runner must carry out. It never
+//! reads a clock, never does I/O and takes SIDs from an injected [`SidSource`]. Reads go
+//! through [`query`] on a borrowed state. The HTTP layer decodes, calls, encodes; it
+//! never decides anything.
+
+pub mod error;
+pub mod query;
+mod resources;
+pub mod sids;
+pub mod state;
+pub mod stats;
+mod validate;
+
+pub use error::EngineError;
+pub use sids::{CountingSids, RandomSids, SidSource};
+pub use state::{Millis, State};
+
+use crate::api::resources::*;
+
+/// A write request, decoded.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)]
+// Built once per request and consumed at once; boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    CreateWorkspace(CreateWorkspaceParams),
+    UpdateWorkspace {
+        workspace: String,
+        params: UpdateWorkspaceParams,
+    },
+    DeleteWorkspace {
+        workspace: String,
+    },
+    CreateActivity {
+        workspace: String,
+        params: CreateActivityParams,
+    },
+    UpdateActivity {
+        workspace: String,
+        sid: String,
+        params: UpdateActivityParams,
+    },
+    DeleteActivity {
+        workspace: String,
+        sid: String,
+    },
+    CreateTaskChannel {
+        workspace: String,
+        params: CreateTaskChannelParams,
+    },
+    UpdateTaskChannel {
+        workspace: String,
+        sid: String,
+        params: UpdateTaskChannelParams,
+    },
+    DeleteTaskChannel {
+        workspace: String,
+        sid: String,
+    },
+    CreateTaskQueue {
+        workspace: String,
+        params: CreateTaskQueueParams,
+    },
+    UpdateTaskQueue {
+        workspace: String,
+        sid: String,
+        params: UpdateTaskQueueParams,
+    },
+    DeleteTaskQueue {
+        workspace: String,
+        sid: String,
+    },
+    CreateWorkflow {
+        workspace: String,
+        params: CreateWorkflowParams,
+    },
+    UpdateWorkflow {
+        workspace: String,
+        sid: String,
+        params: UpdateWorkflowParams,
+    },
+    DeleteWorkflow {
+        workspace: String,
+        sid: String,
+    },
+    CreateWorker {
+        workspace: String,
+        params: CreateWorkerParams,
+    },
+    UpdateWorker {
+        workspace: String,
+        sid: String,
+        params: UpdateWorkerParams,
+    },
+    DeleteWorker {
+        workspace: String,
+        sid: String,
+        if_match: Option<String>,
+    },
+    UpdateWorkerChannel {
+        workspace: String,
+        worker: String,
+        sid: String,
+        params: UpdateWorkerChannelParams,
+    },
+    CreateTask {
+        workspace: String,
+        params: CreateTaskParams,
+    },
+    UpdateTask {
+        workspace: String,
+        sid: String,
+        params: UpdateTaskParams,
+    },
+    DeleteTask {
+        workspace: String,
+        sid: String,
+        if_match: Option<String>,
+    },
+    /// A reservation update through its task (`task` set) or its worker (`worker` set).
+    UpdateReservation {
+        workspace: String,
+        task: Option<String>,
+        worker: Option<String>,
+        sid: String,
+        params: UpdateTaskReservationParams,
+    },
+}
+
+/// What a command answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// A resource was created; its SID (and its parent's, for nested resources).
+    Created(String),
+    /// A resource was changed.
+    Updated(String),
+    /// A resource was deleted.
+    Deleted,
+}
+
+/// Something the runner must do after a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// An event was recorded (to be delivered to the workspace's event callback).
+    Event {
+        /// Workspace.
+        workspace: String,
+        /// The event's SID.
+        event: String,
+    },
+}
+
+/// The result of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The answer.
+    pub reply: Reply,
+    /// What happened as a consequence.
+    pub effects: Vec<Effect>,
+}
+
+/// The state machine.
+pub struct Engine {
+    state: State,
+    sids: Box<dyn SidSource>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine for `account_sid` taking SIDs from `sids`.
+    pub fn new(account_sid: impl Into<String>, sids: Box<dyn SidSource>) -> Engine {
+        Engine {
+            state: State::new(account_sid),
+            sids,
+        }
+    }
+
+    /// The current state, for reads.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Apply one command at time `now`. On error nothing has changed.
+    pub fn apply(&mut self, command: Command, now: Millis) -> Result<Outcome, EngineError> {
+        let mut context = resources::Context {
+            state: &mut self.state,
+            sids: self.sids.as_mut(),
+            now,
+            effects: Vec::new(),
+        };
+        let reply = context.apply(command)?;
+        Ok(Outcome {
+            reply,
+            effects: context.effects,
+        })
+    }
+}

@@ -1,0 +1,495 @@
+//! Reads: list filters exactly as the spec defines them, and derived views (worker
+//! channel load, worker eligibility for a queue). Pure functions of a borrowed state.
+
+use serde_json::Value;
+
+use super::error::EngineError;
+use super::state::{
+    Activity, Event, Millis, Record, Reservation, State, Table, Task, TaskChannel, TaskQueue,
+    Worker, Workflow, Workspace,
+};
+use super::validate;
+use crate::api::resources::*;
+use crate::expr::{ChannelLoad, WorkerView};
+use crate::workflow::TargetWorkers;
+
+/// A filtered list: (creation position, record) in creation order.
+pub type Listed<'a, T> = Vec<(u64, &'a T)>;
+
+fn positioned<'a, T: Record>(table: &'a Table<T>, keep: impl Fn(&T) -> bool) -> Listed<'a, T> {
+    table
+        .iter()
+        .filter(|item| keep(item))
+        .filter_map(|item| {
+            table
+                .position_of(item.sid())
+                .map(|position| (position, item))
+        })
+        .collect()
+}
+
+/// `Ordering=DateCreated:desc` (and friends) reverses creation order; other keys fall
+/// back to creation order, which is TaskRouter's default.
+fn apply_ordering<'a, T>(mut items: Listed<'a, T>, ordering: Option<&str>) -> Listed<'a, T> {
+    if let Some(ordering) = ordering {
+        if ordering
+            .split(',')
+            .any(|clause| clause.trim().to_ascii_lowercase().ends_with(":desc"))
+        {
+            items.reverse();
+        }
+    }
+    items
+}
+
+fn truthy(value: &str) -> bool {
+    matches!(value.to_ascii_lowercase().as_str(), "true" | "1" | "yes")
+}
+
+/// Workspaces, filtered.
+pub fn workspaces<'a>(state: &'a State, params: &ListWorkspaceParams) -> Listed<'a, Workspace> {
+    positioned(&state.workspaces, |ws| {
+        params
+            .friendly_name
+            .as_deref()
+            .is_none_or(|name| ws.friendly_name == name)
+    })
+}
+
+/// Activities, filtered.
+pub fn activities<'a>(ws: &'a Workspace, params: &ListActivityParams) -> Listed<'a, Activity> {
+    positioned(&ws.activities, |activity| {
+        params
+            .friendly_name
+            .as_deref()
+            .is_none_or(|name| activity.friendly_name == name)
+            && params
+                .available
+                .as_deref()
+                .is_none_or(|available| activity.available == truthy(available))
+    })
+}
+
+/// Task channels.
+pub fn channels(ws: &Workspace) -> Listed<'_, TaskChannel> {
+    positioned(&ws.channels, |_| true)
+}
+
+/// Workflows, filtered.
+pub fn workflows<'a>(ws: &'a Workspace, params: &ListWorkflowParams) -> Listed<'a, Workflow> {
+    positioned(&ws.workflows, |workflow| {
+        params
+            .friendly_name
+            .as_deref()
+            .is_none_or(|name| workflow.friendly_name == name)
+    })
+}
+
+/// Per-channel load of a worker, for expressions and the worker channel resource.
+pub fn channel_loads<'a>(ws: &'a Workspace, worker: &'a Worker) -> Vec<ChannelLoad<'a>> {
+    worker
+        .channels
+        .iter()
+        .map(|channel| {
+            let (assigned, occupied) = channel_counts(ws, worker, &channel.task_channel_sid);
+            ChannelLoad {
+                unique_name: ws
+                    .channels
+                    .get(&channel.task_channel_sid)
+                    .map_or("", |c| c.unique_name.as_str()),
+                configured_capacity: u32::try_from(channel.configured_capacity).unwrap_or(0),
+                assigned_tasks: assigned,
+                occupied,
+                available: channel.available,
+            }
+        })
+        .collect()
+}
+
+/// (accepted, pending+accepted+wrapping) reservations of `worker` on a task channel.
+pub fn channel_counts(ws: &Workspace, worker: &Worker, task_channel_sid: &str) -> (u32, u32) {
+    let mut assigned = 0;
+    let mut occupied = 0;
+    for reservation in ws
+        .reservations
+        .iter()
+        .filter(|r| r.worker_sid == worker.sid)
+    {
+        let on_channel = ws
+            .tasks
+            .get(&reservation.task_sid)
+            .is_some_and(|t| t.task_channel_sid == task_channel_sid);
+        if !on_channel {
+            continue;
+        }
+        match reservation.status.as_str() {
+            "accepted" => {
+                assigned += 1;
+                occupied += 1;
+            }
+            "pending" | "wrapping" => occupied += 1,
+            _ => {}
+        }
+    }
+    (assigned, occupied)
+}
+
+/// `floor((1 − occupied / capacity) × 100)`, 0 when the capacity is 0 (ROUTING.md §1.9.3).
+pub fn available_capacity_percentage(configured: i64, occupied: u32) -> i64 {
+    if configured <= 0 {
+        return 0;
+    }
+    let free = (configured - i64::from(occupied)).max(0);
+    free * 100 / configured
+}
+
+/// Whether `worker` is a member of `queue` (its `target_workers` admits the worker).
+pub fn is_member(ws: &Workspace, queue: &TaskQueue, worker: &Worker) -> bool {
+    let Ok(target) = TargetWorkers::from_field(Some(&queue.target_workers)) else {
+        return false;
+    };
+    with_view(ws, worker, |view| target.admits(view))
+}
+
+/// Call `f` with the worker as expressions see it.
+pub fn with_view<R>(ws: &Workspace, worker: &Worker, f: impl FnOnce(&WorkerView<'_>) -> R) -> R {
+    let loads = channel_loads(ws, worker);
+    let activity = ws.activities.get(&worker.activity_sid);
+    let view = WorkerView {
+        sid: &worker.sid,
+        friendly_name: &worker.friendly_name,
+        activity_sid: &worker.activity_sid,
+        activity_name: activity.map_or("", |a| a.friendly_name.as_str()),
+        available: activity.is_some_and(|a| a.available),
+        attributes: &worker.attributes_json,
+        channels: &loads,
+    };
+    f(&view)
+}
+
+/// Task queues, filtered.
+pub fn queues<'a>(
+    ws: &'a Workspace,
+    params: &ListTaskQueueParams,
+) -> Result<Listed<'a, TaskQueue>, EngineError> {
+    let worker_doc = match params.evaluate_worker_attributes.as_deref() {
+        Some(text) => Some(validate::attributes(text).map_err(|_| {
+            EngineError::bad_request(format!(
+                "Invalid EvaluateWorkerAttributes: {text:?} is not a JSON object"
+            ))
+        })?),
+        None => None,
+    };
+    let worker = match params.worker_sid.as_deref() {
+        Some(sid) => Some(ws.workers.get(sid).ok_or_else(|| {
+            EngineError::bad_request(format!(
+                "Invalid WorkerSid: worker {sid} does not exist in workspace {}",
+                ws.sid
+            ))
+        })?),
+        None => None,
+    };
+    let items = positioned(&ws.queues, |queue| {
+        params
+            .friendly_name
+            .as_deref()
+            .is_none_or(|name| queue.friendly_name == name)
+            && worker_doc
+                .as_ref()
+                .is_none_or(|doc| admits_document(queue, doc))
+            && worker.is_none_or(|worker| is_member(ws, queue, worker))
+    });
+    Ok(apply_ordering(items, params.ordering.as_deref()))
+}
+
+/// Whether a queue's `target_workers` admits a bare attributes document.
+fn admits_document(queue: &TaskQueue, attributes: &Value) -> bool {
+    let Ok(target) = TargetWorkers::from_field(Some(&queue.target_workers)) else {
+        return false;
+    };
+    let view = WorkerView {
+        sid: "",
+        friendly_name: "",
+        activity_sid: "",
+        activity_name: "",
+        available: false,
+        attributes,
+        channels: &[],
+    };
+    target.admits(&view)
+}
+
+/// Workers, filtered.
+pub fn workers<'a>(
+    ws: &'a Workspace,
+    params: &ListWorkerParams,
+) -> Result<Listed<'a, Worker>, EngineError> {
+    let expression = match params.target_workers_expression.as_deref() {
+        Some(text) => Some(TargetWorkers::Expression(validate::expression(
+            "TargetWorkersExpression",
+            text,
+        )?)),
+        None => None,
+    };
+    let queue = match (
+        params.task_queue_sid.as_deref(),
+        params.task_queue_name.as_deref(),
+    ) {
+        (Some(sid), _) => Some(ws.queues.get(sid).ok_or_else(|| {
+            EngineError::bad_request(format!(
+                "Invalid TaskQueueSid: task queue {sid} does not exist in workspace {}",
+                ws.sid
+            ))
+        })?),
+        (None, Some(name)) => Some(
+            ws.queues
+                .iter()
+                .find(|q| q.friendly_name == name)
+                .ok_or_else(|| {
+                    EngineError::bad_request(format!(
+                        "Invalid TaskQueueName: no task queue named {name} in workspace {}",
+                        ws.sid
+                    ))
+                })?,
+        ),
+        (None, None) => None,
+    };
+    let items = positioned(&ws.workers, |worker| {
+        let activity = ws.activities.get(&worker.activity_sid);
+        params
+            .friendly_name
+            .as_deref()
+            .is_none_or(|name| worker.friendly_name == name)
+            && params
+                .activity_sid
+                .as_deref()
+                .is_none_or(|sid| worker.activity_sid == sid)
+            && params
+                .activity_name
+                .as_deref()
+                .is_none_or(|name| activity.is_some_and(|a| a.friendly_name == name))
+            && params
+                .available
+                .as_deref()
+                .is_none_or(|value| activity.is_some_and(|a| a.available) == truthy(value))
+            && expression
+                .as_ref()
+                .is_none_or(|target| with_view(ws, worker, |view| target.admits(view)))
+            && queue.is_none_or(|queue| is_member(ws, queue, worker))
+    });
+    Ok(apply_ordering(items, params.ordering.as_deref()))
+}
+
+/// Tasks, filtered.
+pub fn tasks<'a>(
+    ws: &'a Workspace,
+    params: &ListTaskParams,
+) -> Result<Listed<'a, Task>, EngineError> {
+    for status in &params.assignment_status {
+        if !TASK_ENUM_STATUS.contains(&status.as_str()) {
+            return Err(EngineError::bad_request(format!(
+                "Invalid AssignmentStatus {status:?}: it must be one of {}",
+                TASK_ENUM_STATUS.join(", ")
+            )));
+        }
+    }
+    if let Some(ordering) = params.ordering.as_deref() {
+        let keys: Vec<&str> = ordering
+            .split(',')
+            .map(|c| c.split(':').next().unwrap_or("").trim())
+            .collect();
+        if keys
+            .iter()
+            .any(|k| !matches!(*k, "DateCreated" | "Priority" | "VirtualStartTime"))
+        {
+            return Err(EngineError::bad_request(format!(
+                "Invalid Ordering {ordering:?}: sort by DateCreated, Priority or VirtualStartTime"
+            )));
+        }
+        if keys.contains(&"DateCreated") && keys.contains(&"VirtualStartTime") {
+            return Err(EngineError::bad_request(
+                "Invalid Ordering: DateCreated and VirtualStartTime cannot be combined",
+            ));
+        }
+    }
+    let expression = match params.evaluate_task_attributes.as_deref() {
+        Some(text) => Some(validate::expression("EvaluateTaskAttributes", text)?),
+        None => None,
+    };
+    let workflow_by_name = params.workflow_name.as_deref().map(|name| {
+        ws.workflows
+            .iter()
+            .filter(|w| w.friendly_name == name)
+            .map(|w| w.sid.clone())
+            .collect::<Vec<_>>()
+    });
+    let queue_by_name = params.task_queue_name.as_deref().map(|name| {
+        ws.queues
+            .iter()
+            .filter(|q| q.friendly_name == name)
+            .map(|q| q.sid.clone())
+            .collect::<Vec<_>>()
+    });
+    let mut items = positioned(&ws.tasks, |task| {
+        params.priority.is_none_or(|p| task.priority == p)
+            && (params.assignment_status.is_empty()
+                || params.assignment_status.contains(&task.assignment_status))
+            && params
+                .workflow_sid
+                .as_deref()
+                .is_none_or(|w| task.workflow_sid.as_deref() == Some(w))
+            && workflow_by_name
+                .as_ref()
+                .is_none_or(|sids| task.workflow_sid.as_ref().is_some_and(|w| sids.contains(w)))
+            && params
+                .task_queue_sid
+                .as_deref()
+                .is_none_or(|q| task.task_queue_sid.as_deref() == Some(q))
+            && queue_by_name.as_ref().is_none_or(|sids| {
+                task.task_queue_sid
+                    .as_ref()
+                    .is_some_and(|q| sids.contains(q))
+            })
+            && params
+                .routing_target
+                .as_deref()
+                .is_none_or(|t| task.routing_target.as_deref() == Some(t))
+            && params
+                .has_addons
+                .is_none_or(|has| (task.addons != "{}") == has)
+            && expression
+                .as_ref()
+                .is_none_or(|e| e.matches_document(&task.attributes_json))
+    });
+    if let Some(ordering) = params.ordering.as_deref() {
+        for clause in ordering.split(',').rev() {
+            let mut parts = clause.split(':');
+            let key = parts.next().unwrap_or("").trim();
+            let descending = parts
+                .next()
+                .is_some_and(|o| o.trim().eq_ignore_ascii_case("desc"));
+            items.sort_by(|(pa, a), (pb, b)| {
+                let order = match key {
+                    "Priority" => a.priority.cmp(&b.priority),
+                    "VirtualStartTime" => a.virtual_start_time.cmp(&b.virtual_start_time),
+                    _ => pa.cmp(pb),
+                };
+                if descending {
+                    order.reverse()
+                } else {
+                    order
+                }
+            });
+        }
+    }
+    Ok(items)
+}
+
+/// Reservations of a task or a worker, filtered by status (and worker).
+pub fn reservations<'a>(
+    ws: &'a Workspace,
+    task: Option<&str>,
+    worker: Option<&str>,
+    status: Option<&str>,
+    worker_filter: Option<&str>,
+) -> Result<Listed<'a, Reservation>, EngineError> {
+    if let Some(status) = status {
+        if !TASK_RESERVATION_ENUM_STATUS.contains(&status) {
+            return Err(EngineError::bad_request(format!(
+                "Invalid ReservationStatus {status:?}"
+            )));
+        }
+    }
+    Ok(positioned(&ws.reservations, |r| {
+        task.is_none_or(|t| r.task_sid == t)
+            && worker.is_none_or(|w| r.worker_sid == w)
+            && worker_filter.is_none_or(|w| r.worker_sid == w)
+            && status.is_none_or(|s| r.status == s)
+    }))
+}
+
+/// The events window: `StartDate`/`EndDate`, or the last `Minutes` (default 15) before `now`.
+pub fn window(
+    now: Millis,
+    minutes: Option<i64>,
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<(Millis, Millis), EngineError> {
+    if minutes.is_some() && (start.is_some() || end.is_some()) {
+        return Err(EngineError::bad_request(
+            "Minutes cannot be combined with StartDate or EndDate",
+        ));
+    }
+    let end_time = match end {
+        Some(text) => validate::date_time("EndDate", text)?,
+        None => now,
+    };
+    let start_time = match (start, minutes) {
+        (Some(text), _) => validate::date_time("StartDate", text)?,
+        (None, Some(minutes)) if minutes <= 0 => {
+            return Err(EngineError::bad_request(format!(
+                "Invalid Minutes {minutes}: it must be positive"
+            )))
+        }
+        (None, minutes) => end_time - minutes.unwrap_or(15) * 60_000,
+    };
+    Ok((start_time, end_time))
+}
+
+/// Events, filtered.
+pub fn events<'a>(
+    ws: &'a Workspace,
+    params: &ListEventParams,
+    now: Millis,
+) -> Result<Listed<'a, Event>, EngineError> {
+    let (start, end) = window(
+        now,
+        params.minutes,
+        params.start_date.as_deref(),
+        params.end_date.as_deref(),
+    )?;
+    let channel = params.task_channel.as_deref().map(|c| {
+        ws.channel_by_ref(c)
+            .map(|c| c.sid.clone())
+            .unwrap_or_else(|| c.to_string())
+    });
+    let field = |event: &Event, key: &str| {
+        event
+            .data
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    Ok(positioned(&ws.events, |event| {
+        event.date >= start
+            && event.date <= end
+            && params
+                .event_type
+                .as_deref()
+                .is_none_or(|t| event.event_type == t)
+            && params.sid.as_deref().is_none_or(|s| event.sid == s)
+            && params
+                .task_sid
+                .as_deref()
+                .is_none_or(|s| field(event, "task_sid").as_deref() == Some(s))
+            && params
+                .worker_sid
+                .as_deref()
+                .is_none_or(|s| field(event, "worker_sid").as_deref() == Some(s))
+            && params
+                .reservation_sid
+                .as_deref()
+                .is_none_or(|s| field(event, "reservation_sid").as_deref() == Some(s))
+            && params
+                .task_queue_sid
+                .as_deref()
+                .is_none_or(|s| field(event, "task_queue_sid").as_deref() == Some(s))
+            && params
+                .workflow_sid
+                .as_deref()
+                .is_none_or(|s| field(event, "workflow_sid").as_deref() == Some(s))
+            && channel
+                .as_deref()
+                .is_none_or(|c| field(event, "task_channel_sid").as_deref() == Some(c))
+    }))
+}

@@ -1,0 +1,391 @@
+//! The emulator's state: workspaces and everything in them, as plain records.
+//!
+//! Records hold what TaskRouter stores (attributes as the exact string the client sent,
+//! times as epoch milliseconds); turning them into the wire format is the HTTP layer's
+//! job. Every collection keeps creation order, which is the order lists are served in.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+/// Epoch milliseconds.
+pub type Millis = i64;
+
+/// Records that live in a [`Table`].
+pub trait Record {
+    /// The record's SID.
+    fn sid(&self) -> &str;
+}
+
+/// An ordered collection addressed by SID: creation order for listing, a SID index for
+/// lookups, and a sequence number per SID that outlives deletion so a page token naming
+/// a deleted item still marks a position.
+#[derive(Debug, Clone)]
+pub struct Table<T> {
+    items: BTreeMap<u64, T>,
+    index: HashMap<String, u64>,
+    positions: HashMap<String, u64>,
+    next: u64,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            items: BTreeMap::new(),
+            index: HashMap::new(),
+            positions: HashMap::new(),
+            next: 0,
+        }
+    }
+}
+
+impl<T: Record> Table<T> {
+    /// Add a record at the end.
+    pub fn insert(&mut self, item: T) {
+        let sid = item.sid().to_string();
+        let position = self.next;
+        self.next += 1;
+        self.items.insert(position, item);
+        self.index.insert(sid.clone(), position);
+        self.positions.insert(sid, position);
+    }
+    /// The record with this SID.
+    pub fn get(&self, sid: &str) -> Option<&T> {
+        self.index
+            .get(sid)
+            .and_then(|position| self.items.get(position))
+    }
+    /// The record with this SID, mutably.
+    pub fn get_mut(&mut self, sid: &str) -> Option<&mut T> {
+        let position = *self.index.get(sid)?;
+        self.items.get_mut(&position)
+    }
+    /// Remove and return the record with this SID.
+    pub fn remove(&mut self, sid: &str) -> Option<T> {
+        let position = self.index.remove(sid)?;
+        self.items.remove(&position)
+    }
+    /// Records in creation order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + Clone {
+        self.items.values()
+    }
+    /// Records in creation order, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.items.values_mut()
+    }
+    /// Records created after the one named `sid` (a page token's position).
+    pub fn position(&self, sid: &str) -> Option<u64> {
+        self.positions.get(sid).copied()
+    }
+    /// Records from position `after` (exclusive) on.
+    pub fn after(&self, after: Option<u64>) -> impl Iterator<Item = &T> {
+        let start = after.map_or(0, |position| position + 1);
+        self.items.range(start..).map(|(_, item)| item)
+    }
+    /// The creation position of a record.
+    pub fn position_of(&self, sid: &str) -> Option<u64> {
+        self.index.get(sid).copied()
+    }
+    /// How many records.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+macro_rules! record {
+    ($($type:ty),*) => {$(
+        impl Record for $type {
+            fn sid(&self) -> &str {
+                &self.sid
+            }
+        }
+    )*};
+}
+
+/// A workspace and its contents.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// `WS…`
+    pub sid: String,
+    /// Name.
+    pub friendly_name: String,
+    /// Where events are POSTed (empty: nowhere).
+    pub event_callback_url: Option<String>,
+    /// Comma-separated event types to POST (empty: all).
+    pub events_filter: Option<String>,
+    /// Activity of new workers.
+    pub default_activity_sid: String,
+    /// Activity a worker moves to when a reservation times out.
+    pub timeout_activity_sid: String,
+    /// Multitasking (true for every new workspace unless asked otherwise).
+    pub multi_task_enabled: bool,
+    /// `FIFO` or `LIFO`.
+    pub prioritize_queue_order: String,
+    /// Created.
+    pub created: Millis,
+    /// Last changed.
+    pub updated: Millis,
+    /// Activities.
+    pub activities: Table<Activity>,
+    /// Task channels.
+    pub channels: Table<TaskChannel>,
+    /// Task queues.
+    pub queues: Table<TaskQueue>,
+    /// Workflows.
+    pub workflows: Table<Workflow>,
+    /// Workers (each with its channels).
+    pub workers: Table<Worker>,
+    /// Tasks.
+    pub tasks: Table<Task>,
+    /// Reservations of every task.
+    pub reservations: Table<Reservation>,
+    /// The event log.
+    pub events: Table<Event>,
+}
+
+/// A worker state.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    /// `WA…`
+    pub sid: String,
+    /// Name.
+    pub friendly_name: String,
+    /// Whether workers in it may receive tasks (fixed at creation).
+    pub available: bool,
+    /// Created.
+    pub created: Millis,
+    /// Last changed.
+    pub updated: Millis,
+}
+
+/// A kind of work.
+#[derive(Debug, Clone)]
+pub struct TaskChannel {
+    /// `TC…`
+    pub sid: String,
+    /// Name.
+    pub friendly_name: String,
+    /// Name used in requests and expressions (`voice`, `chat`, …).
+    pub unique_name: String,
+    /// Prefer the longest-idle worker on this channel.
+    pub channel_optimized_routing: Option<bool>,
+    /// Created.
+    pub created: Millis,
+    /// Last changed.
+    pub updated: Millis,
+}
+
+/// A task queue.
+#[derive(Debug, Clone)]
+pub struct TaskQueue {
+    /// `WQ…`
+    pub sid: String,
+    /// Name (unique in the workspace).
+    pub friendly_name: String,
+    /// Which workers the queue may reserve.
+    pub target_workers: String,
+    /// Reservations per task at once (1-50).
+    pub max_reserved_workers: i64,
+    /// `FIFO` or `LIFO`.
+    pub task_order: String,
+    /// Activity a worker moves to when reserved (single-tasking).
+    pub reservation_activity_sid: Option<String>,
+    /// Activity a worker moves to when assigned (single-tasking).
+    pub assignment_activity_sid: Option<String>,
+    /// Created.
+    pub created: Millis,
+    /// Last changed.
+    pub updated: Millis,
+}
+
+/// A workflow.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// `WW…`
+    pub sid: String,
+    /// Name.
+    pub friendly_name: String,
+    /// The configuration document, exactly as sent.
+    pub configuration: String,
+    /// Assignment callback URL.
+    pub assignment_callback_url: Option<String>,
+    /// Fallback assignment callback URL.
+    pub fallback_assignment_callback_url: Option<String>,
+    /// Seconds a reservation stays pending.
+    pub task_reservation_timeout: i64,
+    /// Created.
+    pub created: Millis,
+    /// Last changed.
+    pub updated: Millis,
+}
+
+/// A worker.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// `WK…`
+    pub sid: String,
+    /// Name (unique in the workspace).
+    pub friendly_name: String,
+    /// Attributes, exactly as sent.
+    pub attributes: String,
+    /// The same, parsed (for expressions).
+    pub attributes_json: Value,
+    /// Current activity.
+    pub activity_sid: String,
+    /// When the activity last changed.
+    pub status_changed: Millis,
+    /// Created.
+    pub created: Millis,
+    /// Last changed.
+    pub updated: Millis,
+    /// Version for ETag / If-Match (0 at creation).
+    pub version: u64,
+    /// One channel per task channel of the workspace.
+    pub channels: Vec<WorkerChannel>,
+}
+
+/// A worker's capacity on one task channel.
+#[derive(Debug, Clone)]
+pub struct WorkerChannel {
+    /// `WC…`
+    pub sid: String,
+    /// The task channel.
+    pub task_channel_sid: String,
+    /// Tasks of this channel the worker may hold at once.
+    pub configured_capacity: i64,
+    /// Whether the worker takes tasks of this channel now.
+    pub available: bool,
+    /// Created.
+    pub created: Millis,
+    /// Last changed.
+    pub updated: Millis,
+}
+
+/// A task.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// `WT…`
+    pub sid: String,
+    /// Attributes, exactly as sent.
+    pub attributes: String,
+    /// The same, parsed.
+    pub attributes_json: Value,
+    /// `pending`, `reserved`, `assigned`, `wrapping`, `completed`, `canceled`.
+    pub assignment_status: String,
+    /// Priority (higher first).
+    pub priority: i64,
+    /// Why it was canceled / completed / wrapped up.
+    pub reason: Option<String>,
+    /// Time to live in seconds.
+    pub timeout: i64,
+    /// Channel.
+    pub task_channel_sid: String,
+    /// Workflow (absent for tasks sent straight to a queue).
+    pub workflow_sid: Option<String>,
+    /// Queue the task is in, once it has entered one.
+    pub task_queue_sid: Option<String>,
+    /// When it entered that queue.
+    pub task_queue_entered: Option<Millis>,
+    /// Creation time as seen by ordering.
+    pub virtual_start_time: Millis,
+    /// Worker the task must go to.
+    pub routing_target: Option<String>,
+    /// Ignore the target worker's capacity.
+    pub ignore_capacity: Option<bool>,
+    /// Add-ons document.
+    pub addons: String,
+    /// Created.
+    pub created: Millis,
+    /// Last changed.
+    pub updated: Millis,
+    /// Version for ETag / If-Match (0 at creation).
+    pub version: u64,
+}
+
+/// A reservation of a worker for a task.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    /// `WR…`
+    pub sid: String,
+    /// The task.
+    pub task_sid: String,
+    /// The worker.
+    pub worker_sid: String,
+    /// Status (see `task_reservation_enum_status`).
+    pub status: String,
+    /// Created.
+    pub created: Millis,
+    /// Last changed.
+    pub updated: Millis,
+    /// Version for ETag / If-Match.
+    pub version: u64,
+}
+
+/// One entry of the event log.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// `EV…`
+    pub sid: String,
+    /// e.g. `task.created`.
+    pub event_type: String,
+    /// Human text.
+    pub description: String,
+    /// Lowercase kind of resource (`task`, `worker`, …).
+    pub resource_type: String,
+    /// The resource's SID.
+    pub resource_sid: String,
+    /// The resource's path below `/v1`.
+    pub resource_path: String,
+    /// When it happened.
+    pub date: Millis,
+    /// The event's fields (snake_case keys, string values).
+    pub data: serde_json::Map<String, Value>,
+}
+
+record!(
+    Workspace,
+    Activity,
+    TaskChannel,
+    TaskQueue,
+    Workflow,
+    Worker,
+    Task,
+    Reservation,
+    Event
+);
+
+impl Workspace {
+    /// The activity named `sid`'s friendly name, if it exists.
+    pub fn activity_name(&self, sid: &str) -> Option<&str> {
+        self.activities.get(sid).map(|a| a.friendly_name.as_str())
+    }
+    /// The task channel with this SID or unique name.
+    pub fn channel_by_ref(&self, reference: &str) -> Option<&TaskChannel> {
+        self.channels
+            .get(reference)
+            .or_else(|| self.channels.iter().find(|c| c.unique_name == reference))
+    }
+}
+
+/// The whole emulated account.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The account every resource belongs to.
+    pub account_sid: String,
+    /// Workspaces.
+    pub workspaces: Table<Workspace>,
+}
+
+impl State {
+    /// An empty account.
+    pub fn new(account_sid: impl Into<String>) -> State {
+        State {
+            account_sid: account_sid.into(),
+            workspaces: Table::default(),
+        }
+    }
+}

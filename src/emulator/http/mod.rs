@@ -1,0 +1,1540 @@
+//! The emulator's HTTP layer: TaskRouter v1 routes, request decoding, Basic auth, list
+//! envelopes and paging, and Twilio's error shape.
+//!
+//! Every handler is the same short sequence: authenticate (middleware) → decode the
+//! query or form into the spec's parameter struct → apply a command to the engine or
+//! run a query on its state (one lock, so no half-applied change is ever visible) →
+//! encode. Nothing here decides anything about routing.
+
+pub mod encode;
+mod error;
+mod paging;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State as AxumState};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::clock::Clock;
+use super::engine::state::{State, Workspace};
+use super::engine::stats::{self, Scope, Window};
+use super::engine::{query, Command, Engine, EngineError, Millis, Reply};
+use crate::api::resources::*;
+use crate::api::{ParamError, Secret};
+use encode::Urls;
+pub use error::error_response;
+
+/// Credentials the emulator accepts.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The account SID (`AC…`), the Basic-auth username.
+    pub account_sid: String,
+    /// Its auth token.
+    pub auth_token: Secret,
+    /// API keys (`SK…`, secret) also accepted.
+    pub api_keys: Vec<(String, Secret)>,
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct App {
+    /// The engine; a `std` mutex because no lock is held across an `.await`.
+    pub engine: Mutex<Engine>,
+    /// The clock handlers read `now` from.
+    pub clock: Arc<dyn Clock>,
+    /// Accepted credentials.
+    pub credentials: Credentials,
+    /// Externally visible base URL for `url`/`links`, if not the request's host.
+    pub public_url: Option<String>,
+}
+
+impl App {
+    fn lock(&self) -> MutexGuard<'_, Engine> {
+        // A panic while holding the lock would poison it; the state is still the last
+        // consistent one (commands check before they change), so keep serving.
+        self.engine
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+type Shared = Arc<App>;
+
+/// The router for all TaskRouter v1 paths.
+pub fn router(app: Shared) -> Router {
+    let ws = "/v1/Workspaces/{ws}";
+    Router::new()
+        .route(
+            "/v1/Workspaces",
+            get(list_workspaces).post(create_workspace),
+        )
+        .route(
+            ws,
+            get(fetch_workspace)
+                .post(update_workspace)
+                .delete(delete_workspace),
+        )
+        .route(
+            &format!("{ws}/Activities"),
+            get(list_activities).post(create_activity),
+        )
+        .route(
+            &format!("{ws}/Activities/{{sid}}"),
+            get(fetch_activity)
+                .post(update_activity)
+                .delete(delete_activity),
+        )
+        .route(
+            &format!("{ws}/TaskChannels"),
+            get(list_channels).post(create_channel),
+        )
+        .route(
+            &format!("{ws}/TaskChannels/{{sid}}"),
+            get(fetch_channel)
+                .post(update_channel)
+                .delete(delete_channel),
+        )
+        .route(
+            &format!("{ws}/TaskQueues"),
+            get(list_queues).post(create_queue),
+        )
+        .route(
+            &format!("{ws}/TaskQueues/Statistics"),
+            get(list_queue_statistics),
+        )
+        .route(
+            &format!("{ws}/TaskQueues/RealTimeStatistics"),
+            post(bulk_queue_statistics),
+        )
+        .route(
+            &format!("{ws}/TaskQueues/{{sid}}"),
+            get(fetch_queue).post(update_queue).delete(delete_queue),
+        )
+        .route(
+            &format!("{ws}/TaskQueues/{{sid}}/Statistics"),
+            get(queue_statistics),
+        )
+        .route(
+            &format!("{ws}/TaskQueues/{{sid}}/RealTimeStatistics"),
+            get(queue_realtime),
+        )
+        .route(
+            &format!("{ws}/TaskQueues/{{sid}}/CumulativeStatistics"),
+            get(queue_cumulative),
+        )
+        .route(
+            &format!("{ws}/Workflows"),
+            get(list_workflows).post(create_workflow),
+        )
+        .route(
+            &format!("{ws}/Workflows/{{sid}}"),
+            get(fetch_workflow)
+                .post(update_workflow)
+                .delete(delete_workflow),
+        )
+        .route(
+            &format!("{ws}/Workflows/{{sid}}/Statistics"),
+            get(workflow_statistics),
+        )
+        .route(
+            &format!("{ws}/Workflows/{{sid}}/RealTimeStatistics"),
+            get(workflow_realtime),
+        )
+        .route(
+            &format!("{ws}/Workflows/{{sid}}/CumulativeStatistics"),
+            get(workflow_cumulative),
+        )
+        .route(
+            &format!("{ws}/Workers"),
+            get(list_workers).post(create_worker),
+        )
+        .route(&format!("{ws}/Workers/Statistics"), get(workers_statistics))
+        .route(
+            &format!("{ws}/Workers/RealTimeStatistics"),
+            get(workers_realtime),
+        )
+        .route(
+            &format!("{ws}/Workers/CumulativeStatistics"),
+            get(workers_cumulative),
+        )
+        .route(
+            &format!("{ws}/Workers/{{sid}}"),
+            get(fetch_worker).post(update_worker).delete(delete_worker),
+        )
+        .route(
+            &format!("{ws}/Workers/{{sid}}/Statistics"),
+            get(worker_statistics),
+        )
+        .route(
+            &format!("{ws}/Workers/{{sid}}/Channels"),
+            get(list_worker_channels),
+        )
+        .route(
+            &format!("{ws}/Workers/{{sid}}/Channels/{{channel}}"),
+            get(fetch_worker_channel).post(update_worker_channel),
+        )
+        .route(
+            &format!("{ws}/Workers/{{sid}}/Reservations"),
+            get(list_worker_reservations),
+        )
+        .route(
+            &format!("{ws}/Workers/{{sid}}/Reservations/{{reservation}}"),
+            get(fetch_worker_reservation).post(update_worker_reservation),
+        )
+        .route(&format!("{ws}/Tasks"), get(list_tasks).post(create_task))
+        .route(
+            &format!("{ws}/Tasks/{{sid}}"),
+            get(fetch_task).post(update_task).delete(delete_task),
+        )
+        .route(
+            &format!("{ws}/Tasks/{{sid}}/Reservations"),
+            get(list_task_reservations),
+        )
+        .route(
+            &format!("{ws}/Tasks/{{sid}}/Reservations/{{reservation}}"),
+            get(fetch_task_reservation).post(update_task_reservation),
+        )
+        .route(&format!("{ws}/Events"), get(list_events))
+        .route(&format!("{ws}/Events/{{sid}}"), get(fetch_event))
+        .route(&format!("{ws}/Statistics"), get(workspace_statistics))
+        .route(&format!("{ws}/RealTimeStatistics"), get(workspace_realtime))
+        .route(
+            &format!("{ws}/CumulativeStatistics"),
+            get(workspace_cumulative),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        .with_state(app)
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = uri.path().strip_prefix("/v1").unwrap_or(uri.path());
+    EngineError::not_found(path).into_response()
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    error_response(
+        405,
+        20004,
+        &format!("Method {method} not allowed on this resource"),
+    )
+}
+
+/// HTTP Basic with the account SID and token, or an accepted API key.
+async fn authenticate(AxumState(app): AxumState<Shared>, request: Request, next: Next) -> Response {
+    let authorized = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Basic "))
+        .and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()
+        })
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .is_some_and(|pair| {
+            let (user, password) = pair.split_once(':').unwrap_or((pair.as_str(), ""));
+            let credentials = &app.credentials;
+            (user == credentials.account_sid
+                && constant_time_eq(password, credentials.auth_token.expose()))
+                || credentials
+                    .api_keys
+                    .iter()
+                    .any(|(key, secret)| user == key && constant_time_eq(password, secret.expose()))
+        });
+    if !authorized {
+        return error::unauthorized();
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A decoded request: the base URL for links, query pairs, form pairs, `If-Match`.
+struct Req {
+    base: String,
+    path: String,
+    query: Vec<(String, String)>,
+    form: Vec<(String, String)>,
+    json: Option<Value>,
+    if_match: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Req {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let headers: &HeaderMap = &parts.headers;
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1")
+            .to_string();
+        let public = parts.extensions.get::<PublicUrl>().map(|p| p.0.clone());
+        let base = public.unwrap_or_else(|| format!("http://{host}"));
+        let query = parts
+            .uri
+            .query()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let if_match = headers
+            .get(header::IF_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let path = parts.uri.path().to_string();
+        let request = Request::from_parts(parts, body);
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|_| error_response(400, 20001, "The request body could not be read"))?;
+        let (form, json) = if content_type.starts_with("application/json") {
+            let value = serde_json::from_slice(&bytes).map_err(|err| {
+                error_response(400, 20001, &format!("The JSON body is not valid: {err}"))
+            })?;
+            (Vec::new(), Some(value))
+        } else if content_type.starts_with("multipart/form-data") {
+            return Err(error_response(400, 20001, "multipart/form-data bodies are not supported by the emulator; send application/x-www-form-urlencoded"));
+        } else {
+            (
+                url::form_urlencoded::parse(&bytes).into_owned().collect(),
+                None,
+            )
+        };
+        Ok(Req {
+            base,
+            path,
+            query,
+            form,
+            json,
+            if_match,
+        })
+    }
+}
+
+/// The configured public URL, inserted into requests by a layer when set.
+#[derive(Debug, Clone)]
+pub struct PublicUrl(pub String);
+
+fn bad_param(error: ParamError) -> Response {
+    error_response(400, 20001, &error.to_string())
+}
+
+fn json_response<T: Serialize>(status: StatusCode, body: &T, etag: Option<u64>) -> Response {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
+    let mut response = (status, text).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(version) = etag {
+        if let Ok(value) = HeaderValue::from_str(&version.to_string()) {
+            headers.insert(header::ETAG, value);
+        }
+    }
+    response
+}
+
+fn find_ws<'a>(state: &'a State, sid: &str) -> Result<&'a Workspace, EngineError> {
+    state
+        .workspaces
+        .get(sid)
+        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{sid}")))
+}
+
+/// Apply a command, then render the resource it names under the same lock.
+fn write(
+    app: &App,
+    command: Command,
+    render: impl FnOnce(&State, &str, Millis) -> Result<Response, EngineError>,
+) -> Response {
+    let now = app.clock.now();
+    let mut engine = app.lock();
+    match engine.apply(command, now) {
+        Ok(outcome) => match outcome.reply {
+            Reply::Deleted => StatusCode::NO_CONTENT.into_response(),
+            Reply::Created(sid) => match render(engine.state(), &sid, now) {
+                Ok(mut response) => {
+                    *response.status_mut() = StatusCode::CREATED;
+                    response
+                }
+                Err(err) => err.into_response(),
+            },
+            Reply::Updated(sid) => {
+                render(engine.state(), &sid, now).unwrap_or_else(|err| err.into_response())
+            }
+        },
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Run a read under the lock.
+fn read(app: &App, f: impl FnOnce(&State, Millis) -> Result<Response, EngineError>) -> Response {
+    let now = app.clock.now();
+    let engine = app.lock();
+    f(engine.state(), now).unwrap_or_else(|err| err.into_response())
+}
+
+macro_rules! decode {
+    ($params:ty, $pairs:expr) => {
+        match <$params>::from_pairs($pairs) {
+            Ok(params) => params,
+            Err(error) => return bad_param(error),
+        }
+    };
+}
+
+// ---------------------------------------------------------------- workspaces
+
+async fn list_workspaces(AxumState(app): AxumState<Shared>, req: Req) -> Response {
+    let params = decode!(ListWorkspaceParams, &req.query);
+    read(&app, |state, _| {
+        let urls = Urls { base: &req.base };
+        let items = query::workspaces(state, &params);
+        paging::respond(&req, &state.workspaces, items, "workspaces", |ws| {
+            encode::workspace(&urls, &state.account_sid, ws)
+        })
+    })
+}
+
+async fn create_workspace(AxumState(app): AxumState<Shared>, req: Req) -> Response {
+    let params = decode!(CreateWorkspaceParams, &req.form);
+    write(&app, Command::CreateWorkspace(params), |state, sid, _| {
+        render_workspace(&req, state, sid)
+    })
+}
+
+fn render_workspace(req: &Req, state: &State, sid: &str) -> Result<Response, EngineError> {
+    let ws = find_ws(state, sid)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &encode::workspace(&Urls { base: &req.base }, &state.account_sid, ws),
+        None,
+    ))
+}
+
+async fn fetch_workspace(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    read(&app, |state, _| render_workspace(&req, state, &ws))
+}
+
+async fn update_workspace(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    let params = decode!(UpdateWorkspaceParams, &req.form);
+    write(
+        &app,
+        Command::UpdateWorkspace {
+            workspace: ws,
+            params,
+        },
+        |state, sid, _| render_workspace(&req, state, sid),
+    )
+}
+
+async fn delete_workspace(AxumState(app): AxumState<Shared>, Path(ws): Path<String>) -> Response {
+    write(
+        &app,
+        Command::DeleteWorkspace { workspace: ws },
+        |_, _, _| Ok(StatusCode::NO_CONTENT.into_response()),
+    )
+}
+
+// ---------------------------------------------------------------- simple resources
+
+/// Fetch/render helpers for resources that live directly in a workspace.
+macro_rules! workspace_resource {
+    ($render:ident, $table:ident, $collection:literal, $encode:path) => {
+        fn $render(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Response, EngineError> {
+            let workspace = find_ws(state, ws)?;
+            let item = workspace.$table.get(sid).ok_or_else(|| {
+                EngineError::not_found(&format!("/Workspaces/{ws}/{}/{sid}", $collection))
+            })?;
+            Ok(json_response(
+                StatusCode::OK,
+                &$encode(
+                    &Urls { base: &req.base },
+                    &state.account_sid,
+                    workspace,
+                    item,
+                ),
+                None,
+            ))
+        }
+    };
+}
+
+workspace_resource!(render_activity, activities, "Activities", encode::activity);
+workspace_resource!(
+    render_channel,
+    channels,
+    "TaskChannels",
+    encode::task_channel
+);
+workspace_resource!(render_queue, queues, "TaskQueues", encode::task_queue);
+workspace_resource!(render_workflow, workflows, "Workflows", encode::workflow);
+
+fn render_worker(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Response, EngineError> {
+    let workspace = find_ws(state, ws)?;
+    let worker = workspace
+        .workers
+        .get(sid)
+        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{sid}")))?;
+    let body = encode::worker(
+        &Urls { base: &req.base },
+        &state.account_sid,
+        workspace,
+        worker,
+    );
+    Ok(json_response(StatusCode::OK, &body, Some(worker.version)))
+}
+
+fn render_task(
+    req: &Req,
+    state: &State,
+    ws: &str,
+    sid: &str,
+    now: Millis,
+) -> Result<Response, EngineError> {
+    let workspace = find_ws(state, ws)?;
+    let task = workspace
+        .tasks
+        .get(sid)
+        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Tasks/{sid}")))?;
+    let body = encode::task(
+        &Urls { base: &req.base },
+        &state.account_sid,
+        workspace,
+        task,
+        now,
+    );
+    Ok(json_response(StatusCode::OK, &body, Some(task.version)))
+}
+
+macro_rules! crud_handlers {
+    (
+        list: $list:ident($ListParams:ty) => |$lws:ident, $lparams:ident, $lnow:ident| $query:expr, $key:literal, $table:ident, $encode:path;
+        create: $create:ident($CreateParams:ty) => $CreateCmd:ident;
+        fetch: $fetch:ident;
+        update: $update:ident($UpdateParams:ty) => $UpdateCmd:ident;
+        delete: $delete:ident => $DeleteCmd:ident;
+        render: $render:ident;
+    ) => {
+        async fn $list(
+            AxumState(app): AxumState<Shared>,
+            Path(ws): Path<String>,
+            req: Req,
+        ) -> Response {
+            let params = decode!($ListParams, &req.query);
+            read(&app, |state, now| {
+                let $lws = find_ws(state, &ws)?;
+                let $lparams = &params;
+                let $lnow = now;
+                let _ = $lnow;
+                let items = $query;
+                let urls = Urls { base: &req.base };
+                paging::respond(&req, &$lws.$table, items, $key, |item| {
+                    $encode(&urls, &state.account_sid, $lws, item)
+                })
+            })
+        }
+
+        async fn $create(
+            AxumState(app): AxumState<Shared>,
+            Path(ws): Path<String>,
+            req: Req,
+        ) -> Response {
+            let params = decode!($CreateParams, &req.form);
+            let workspace = ws.clone();
+            write(
+                &app,
+                Command::$CreateCmd { workspace, params },
+                |state, sid, _| $render(&req, state, &ws, sid),
+            )
+        }
+
+        async fn $fetch(
+            AxumState(app): AxumState<Shared>,
+            Path((ws, sid)): Path<(String, String)>,
+            req: Req,
+        ) -> Response {
+            read(&app, |state, _| $render(&req, state, &ws, &sid))
+        }
+
+        async fn $update(
+            AxumState(app): AxumState<Shared>,
+            Path((ws, sid)): Path<(String, String)>,
+            req: Req,
+        ) -> Response {
+            let params = decode!($UpdateParams, &req.form);
+            let workspace = ws.clone();
+            write(
+                &app,
+                Command::$UpdateCmd {
+                    workspace,
+                    sid,
+                    params,
+                },
+                |state, sid, _| $render(&req, state, &ws, sid),
+            )
+        }
+
+        async fn $delete(
+            AxumState(app): AxumState<Shared>,
+            Path((workspace, sid)): Path<(String, String)>,
+        ) -> Response {
+            write(&app, Command::$DeleteCmd { workspace, sid }, |_, _, _| {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            })
+        }
+    };
+}
+
+crud_handlers! {
+    list: list_activities(ListActivityParams) => |ws, params, now| query::activities(ws, params), "activities", activities, encode::activity;
+    create: create_activity(CreateActivityParams) => CreateActivity;
+    fetch: fetch_activity;
+    update: update_activity(UpdateActivityParams) => UpdateActivity;
+    delete: delete_activity => DeleteActivity;
+    render: render_activity;
+}
+
+crud_handlers! {
+    list: list_channels(ListTaskChannelParams) => |ws, params, now| { let _ = params; query::channels(ws) }, "channels", channels, encode::task_channel;
+    create: create_channel(CreateTaskChannelParams) => CreateTaskChannel;
+    fetch: fetch_channel;
+    update: update_channel(UpdateTaskChannelParams) => UpdateTaskChannel;
+    delete: delete_channel => DeleteTaskChannel;
+    render: render_channel;
+}
+
+crud_handlers! {
+    list: list_queues(ListTaskQueueParams) => |ws, params, now| query::queues(ws, params)?, "task_queues", queues, encode::task_queue;
+    create: create_queue(CreateTaskQueueParams) => CreateTaskQueue;
+    fetch: fetch_queue;
+    update: update_queue(UpdateTaskQueueParams) => UpdateTaskQueue;
+    delete: delete_queue => DeleteTaskQueue;
+    render: render_queue;
+}
+
+crud_handlers! {
+    list: list_workflows(ListWorkflowParams) => |ws, params, now| query::workflows(ws, params), "workflows", workflows, encode::workflow;
+    create: create_workflow(CreateWorkflowParams) => CreateWorkflow;
+    fetch: fetch_workflow;
+    update: update_workflow(UpdateWorkflowParams) => UpdateWorkflow;
+    delete: delete_workflow => DeleteWorkflow;
+    render: render_workflow;
+}
+
+// ---------------------------------------------------------------- workers
+
+async fn list_workers(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    let params = decode!(ListWorkerParams, &req.query);
+    read(&app, |state, _| {
+        let workspace = find_ws(state, &ws)?;
+        let items = query::workers(workspace, &params)?;
+        let urls = Urls { base: &req.base };
+        paging::respond(&req, &workspace.workers, items, "workers", |w| {
+            encode::worker(&urls, &state.account_sid, workspace, w)
+        })
+    })
+}
+
+async fn create_worker(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    let params = decode!(CreateWorkerParams, &req.form);
+    let workspace = ws.clone();
+    write(
+        &app,
+        Command::CreateWorker { workspace, params },
+        |state, sid, _| render_worker(&req, state, &ws, sid),
+    )
+}
+
+async fn fetch_worker(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    read(&app, |state, _| render_worker(&req, state, &ws, &sid))
+}
+
+async fn update_worker(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    let mut params = decode!(UpdateWorkerParams, &req.form);
+    params.if_match = req.if_match.clone();
+    let workspace = ws.clone();
+    write(
+        &app,
+        Command::UpdateWorker {
+            workspace,
+            sid,
+            params,
+        },
+        |state, sid, _| render_worker(&req, state, &ws, sid),
+    )
+}
+
+async fn delete_worker(
+    AxumState(app): AxumState<Shared>,
+    Path((workspace, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    write(
+        &app,
+        Command::DeleteWorker {
+            workspace,
+            sid,
+            if_match: req.if_match,
+        },
+        |_, _, _| Ok(StatusCode::NO_CONTENT.into_response()),
+    )
+}
+
+fn render_worker_channel(
+    req: &Req,
+    state: &State,
+    ws: &str,
+    worker: &str,
+    channel: &str,
+) -> Result<Response, EngineError> {
+    let workspace = find_ws(state, ws)?;
+    let missing = || {
+        EngineError::not_found(&format!(
+            "/Workspaces/{ws}/Workers/{worker}/Channels/{channel}"
+        ))
+    };
+    let record = workspace.workers.get(worker).ok_or_else(missing)?;
+    let task_channel = workspace.channel_by_ref(channel).map(|c| c.sid.clone());
+    let item = record
+        .channels
+        .iter()
+        .find(|c| c.sid == channel || Some(&c.task_channel_sid) == task_channel.as_ref())
+        .ok_or_else(missing)?;
+    let body = encode::worker_channel(
+        &Urls { base: &req.base },
+        &state.account_sid,
+        workspace,
+        record,
+        item,
+    );
+    Ok(json_response(StatusCode::OK, &body, None))
+}
+
+async fn list_worker_channels(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, worker)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    let _params = decode!(ListWorkerChannelParams, &req.query);
+    read(&app, |state, _| {
+        let workspace = find_ws(state, &ws)?;
+        let record = workspace
+            .workers
+            .get(&worker)
+            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{worker}")))?;
+        let urls = Urls { base: &req.base };
+        let items: Vec<Value> = record
+            .channels
+            .iter()
+            .map(|c| {
+                serde_json::to_value(encode::worker_channel(
+                    &urls,
+                    &state.account_sid,
+                    workspace,
+                    record,
+                    c,
+                ))
+                .unwrap_or(Value::Null)
+            })
+            .collect();
+        paging::respond_values(&req, items, "channels")
+    })
+}
+
+async fn fetch_worker_channel(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, worker, channel)): Path<(String, String, String)>,
+    req: Req,
+) -> Response {
+    read(&app, |state, _| {
+        render_worker_channel(&req, state, &ws, &worker, &channel)
+    })
+}
+
+async fn update_worker_channel(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, worker, channel)): Path<(String, String, String)>,
+    req: Req,
+) -> Response {
+    let params = decode!(UpdateWorkerChannelParams, &req.form);
+    let command = Command::UpdateWorkerChannel {
+        workspace: ws.clone(),
+        worker: worker.clone(),
+        sid: channel,
+        params,
+    };
+    write(&app, command, |state, sid, _| {
+        render_worker_channel(&req, state, &ws, &worker, sid)
+    })
+}
+
+// ---------------------------------------------------------------- tasks
+
+async fn list_tasks(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    let params = decode!(ListTaskParams, &req.query);
+    read(&app, |state, now| {
+        let workspace = find_ws(state, &ws)?;
+        let items = query::tasks(workspace, &params)?;
+        let urls = Urls { base: &req.base };
+        paging::respond(&req, &workspace.tasks, items, "tasks", |t| {
+            encode::task(&urls, &state.account_sid, workspace, t, now)
+        })
+    })
+}
+
+async fn create_task(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    let params = decode!(CreateTaskParams, &req.form);
+    let workspace = ws.clone();
+    write(
+        &app,
+        Command::CreateTask { workspace, params },
+        |state, sid, now| render_task(&req, state, &ws, sid, now),
+    )
+}
+
+async fn fetch_task(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    read(&app, |state, now| render_task(&req, state, &ws, &sid, now))
+}
+
+async fn update_task(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    let mut params = decode!(UpdateTaskParams, &req.form);
+    params.if_match = req.if_match.clone();
+    let workspace = ws.clone();
+    write(
+        &app,
+        Command::UpdateTask {
+            workspace,
+            sid,
+            params,
+        },
+        |state, sid, now| render_task(&req, state, &ws, sid, now),
+    )
+}
+
+async fn delete_task(
+    AxumState(app): AxumState<Shared>,
+    Path((workspace, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    write(
+        &app,
+        Command::DeleteTask {
+            workspace,
+            sid,
+            if_match: req.if_match,
+        },
+        |_, _, _| Ok(StatusCode::NO_CONTENT.into_response()),
+    )
+}
+
+// ---------------------------------------------------------------- reservations
+
+fn render_reservation(
+    req: &Req,
+    state: &State,
+    ws: &str,
+    task: Option<&str>,
+    worker: Option<&str>,
+    sid: &str,
+) -> Result<Response, EngineError> {
+    let workspace = find_ws(state, ws)?;
+    let path = match (task, worker) {
+        (Some(task), _) => format!("/Workspaces/{ws}/Tasks/{task}/Reservations/{sid}"),
+        (None, Some(worker)) => format!("/Workspaces/{ws}/Workers/{worker}/Reservations/{sid}"),
+        (None, None) => format!("/Workspaces/{ws}/Reservations/{sid}"),
+    };
+    let reservation = workspace
+        .reservations
+        .get(sid)
+        .filter(|r| {
+            task.is_none_or(|t| r.task_sid == t) && worker.is_none_or(|w| r.worker_sid == w)
+        })
+        .ok_or_else(|| EngineError::not_found(&path))?;
+    let urls = Urls { base: &req.base };
+    let body = match task {
+        Some(_) => serde_json::to_value(encode::task_reservation(
+            &urls,
+            &state.account_sid,
+            workspace,
+            reservation,
+        )),
+        None => serde_json::to_value(encode::worker_reservation(
+            &urls,
+            &state.account_sid,
+            workspace,
+            reservation,
+        )),
+    }
+    .unwrap_or(Value::Null);
+    Ok(json_response(
+        StatusCode::OK,
+        &body,
+        Some(reservation.version),
+    ))
+}
+
+async fn list_task_reservations(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, task)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    let params = decode!(ListTaskReservationParams, &req.query);
+    read(&app, |state, _| {
+        let workspace = find_ws(state, &ws)?;
+        workspace
+            .tasks
+            .get(&task)
+            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Tasks/{task}")))?;
+        let items = query::reservations(
+            workspace,
+            Some(&task),
+            None,
+            params.reservation_status.as_deref(),
+            params.worker_sid.as_deref(),
+        )?;
+        let urls = Urls { base: &req.base };
+        paging::respond(&req, &workspace.reservations, items, "reservations", |r| {
+            encode::task_reservation(&urls, &state.account_sid, workspace, r)
+        })
+    })
+}
+
+async fn list_worker_reservations(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, worker)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    let params = decode!(ListWorkerReservationParams, &req.query);
+    read(&app, |state, _| {
+        let workspace = find_ws(state, &ws)?;
+        workspace
+            .workers
+            .get(&worker)
+            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{worker}")))?;
+        let items = query::reservations(
+            workspace,
+            None,
+            Some(&worker),
+            params.reservation_status.as_deref(),
+            None,
+        )?;
+        let urls = Urls { base: &req.base };
+        paging::respond(&req, &workspace.reservations, items, "reservations", |r| {
+            encode::worker_reservation(&urls, &state.account_sid, workspace, r)
+        })
+    })
+}
+
+async fn fetch_task_reservation(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, task, sid)): Path<(String, String, String)>,
+    req: Req,
+) -> Response {
+    read(&app, |state, _| {
+        render_reservation(&req, state, &ws, Some(&task), None, &sid)
+    })
+}
+
+async fn fetch_worker_reservation(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, worker, sid)): Path<(String, String, String)>,
+    req: Req,
+) -> Response {
+    read(&app, |state, _| {
+        render_reservation(&req, state, &ws, None, Some(&worker), &sid)
+    })
+}
+
+async fn update_task_reservation(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, task, sid)): Path<(String, String, String)>,
+    req: Req,
+) -> Response {
+    let mut params = decode!(UpdateTaskReservationParams, &req.form);
+    params.if_match = req.if_match.clone();
+    let command = Command::UpdateReservation {
+        workspace: ws.clone(),
+        task: Some(task.clone()),
+        worker: None,
+        sid,
+        params,
+    };
+    write(&app, command, |state, sid, _| {
+        render_reservation(&req, state, &ws, Some(&task), None, sid)
+    })
+}
+
+async fn update_worker_reservation(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, worker, sid)): Path<(String, String, String)>,
+    req: Req,
+) -> Response {
+    let params = decode!(UpdateWorkerReservationParams, &req.form);
+    // The worker-scoped update takes the task-scoped parameters minus supervision.
+    let params = UpdateTaskReservationParams {
+        if_match: req.if_match.clone(),
+        ..task_params_from_worker(params)
+    };
+    let command = Command::UpdateReservation {
+        workspace: ws.clone(),
+        task: None,
+        worker: Some(worker.clone()),
+        sid,
+        params,
+    };
+    write(&app, command, |state, sid, _| {
+        render_reservation(&req, state, &ws, None, Some(&worker), sid)
+    })
+}
+
+/// Re-decode worker-scoped reservation parameters as task-scoped ones (same names).
+fn task_params_from_worker(params: UpdateWorkerReservationParams) -> UpdateTaskReservationParams {
+    let pairs: Vec<(String, String)> = params
+        .to_pairs()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    UpdateTaskReservationParams::from_pairs(&pairs).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------- events
+
+async fn list_events(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    let params = decode!(ListEventParams, &req.query);
+    read(&app, |state, now| {
+        let workspace = find_ws(state, &ws)?;
+        let items = query::events(workspace, &params, now)?;
+        let urls = Urls { base: &req.base };
+        paging::respond(&req, &workspace.events, items, "events", |e| {
+            encode::event(&urls, &state.account_sid, workspace, e)
+        })
+    })
+}
+
+async fn fetch_event(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    read(&app, |state, _| {
+        let workspace = find_ws(state, &ws)?;
+        let event = workspace
+            .events
+            .get(&sid)
+            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Events/{sid}")))?;
+        Ok(json_response(
+            StatusCode::OK,
+            &encode::event(
+                &Urls { base: &req.base },
+                &state.account_sid,
+                workspace,
+                event,
+            ),
+            None,
+        ))
+    })
+}
+
+// ---------------------------------------------------------------- statistics
+
+/// Window and channel parameters shared by the statistics endpoints.
+fn stats_window(
+    ws: &Workspace,
+    query_pairs: &[(String, String)],
+    now: Millis,
+) -> Result<Window, EngineError> {
+    let get = |name: &str| {
+        query_pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let minutes = match get("Minutes") {
+        Some(text) => Some(text.trim().parse::<i64>().map_err(|_| {
+            EngineError::bad_request(format!("Invalid Minutes: {text:?} is not an integer"))
+        })?),
+        None => None,
+    };
+    let (start, end) = query::window(now, minutes, get("StartDate"), get("EndDate"))?;
+    let split = match get("SplitByWaitTime") {
+        Some(text) => text
+            .split(',')
+            .map(|t| {
+                t.trim().parse::<i64>().map_err(|_| {
+                    EngineError::bad_request(format!("Invalid SplitByWaitTime: {text:?}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let channel = match get("TaskChannel") {
+        Some(reference) => Some(
+            ws.channel_by_ref(reference)
+                .map(|c| c.sid.clone())
+                .ok_or_else(|| {
+                    EngineError::bad_request(format!(
+                        "Invalid TaskChannel: {reference} is not a task channel of workspace {}",
+                        ws.sid
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    Ok(Window {
+        start,
+        end,
+        split,
+        channel,
+    })
+}
+
+fn envelope(
+    state: &State,
+    ws: &Workspace,
+    scope_key: Option<(&str, &str)>,
+    parts: Vec<(&str, Value)>,
+    url: String,
+) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert("account_sid".into(), json!(state.account_sid));
+    map.insert("workspace_sid".into(), json!(ws.sid));
+    if let Some((key, sid)) = scope_key {
+        map.insert(key.into(), json!(sid));
+    }
+    for (key, value) in parts {
+        match value {
+            Value::Object(fields) if key.is_empty() => map.extend(fields),
+            other => {
+                map.insert(key.into(), other);
+            }
+        }
+    }
+    map.insert("url".into(), json!(url));
+    Value::Object(map)
+}
+
+/// Which statistics an endpoint returns.
+#[derive(Clone, Copy)]
+enum Part {
+    Both,
+    RealTime,
+    Cumulative,
+}
+
+fn stats_url(req: &Req) -> String {
+    format!("{}{}", req.base, req.path)
+}
+
+async fn workspace_stats(app: Shared, ws: String, req: Req, part: Part) -> Response {
+    read(&app, |state, now| {
+        let workspace = find_ws(state, &ws)?;
+        let window = stats_window(workspace, &req.query, now)?;
+        let realtime = || Value::Object(stats::workspace_realtime(workspace, now, &window));
+        let cumulative = || Value::Object(stats::cumulative(workspace, Scope::Workspace, &window));
+        let parts = match part {
+            Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
+            Part::RealTime => vec![("", realtime())],
+            Part::Cumulative => vec![("", cumulative())],
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            &envelope(state, workspace, None, parts, stats_url(&req)),
+            None,
+        ))
+    })
+}
+
+async fn workspace_statistics(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    workspace_stats(app, ws, req, Part::Both).await
+}
+async fn workspace_realtime(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    workspace_stats(app, ws, req, Part::RealTime).await
+}
+async fn workspace_cumulative(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    workspace_stats(app, ws, req, Part::Cumulative).await
+}
+
+fn queue_parts(
+    workspace: &Workspace,
+    queue: &super::engine::state::TaskQueue,
+    now: Millis,
+    window: &Window,
+    part: Part,
+) -> Vec<(&'static str, Value)> {
+    let realtime = || Value::Object(stats::queue_realtime(workspace, queue, now, window));
+    let cumulative = || {
+        Value::Object(stats::cumulative(
+            workspace,
+            Scope::Queue(&queue.sid),
+            window,
+        ))
+    };
+    match part {
+        Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
+        Part::RealTime => vec![("", realtime())],
+        Part::Cumulative => vec![("", cumulative())],
+    }
+}
+
+async fn queue_stats(app: Shared, ws: String, sid: String, req: Req, part: Part) -> Response {
+    read(&app, |state, now| {
+        let workspace = find_ws(state, &ws)?;
+        let queue = workspace
+            .queues
+            .get(&sid)
+            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/TaskQueues/{sid}")))?;
+        let window = stats_window(workspace, &req.query, now)?;
+        let parts = queue_parts(workspace, queue, now, &window, part);
+        Ok(json_response(
+            StatusCode::OK,
+            &envelope(
+                state,
+                workspace,
+                Some(("task_queue_sid", &sid)),
+                parts,
+                stats_url(&req),
+            ),
+            None,
+        ))
+    })
+}
+
+async fn queue_statistics(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    queue_stats(app, ws, sid, req, Part::Both).await
+}
+async fn queue_realtime(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    queue_stats(app, ws, sid, req, Part::RealTime).await
+}
+async fn queue_cumulative(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    queue_stats(app, ws, sid, req, Part::Cumulative).await
+}
+
+async fn list_queue_statistics(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    let params = decode!(ListTaskQueuesStatisticsParams, &req.query);
+    read(&app, |state, now| {
+        let workspace = find_ws(state, &ws)?;
+        let window = stats_window(workspace, &req.query, now)?;
+        let items: Vec<(u64, &super::engine::state::TaskQueue)> = workspace
+            .queues
+            .iter()
+            .filter(|q| {
+                params
+                    .friendly_name
+                    .as_deref()
+                    .is_none_or(|name| q.friendly_name.contains(name))
+            })
+            .filter_map(|q| workspace.queues.position_of(&q.sid).map(|p| (p, q)))
+            .collect();
+        paging::respond(
+            &req,
+            &workspace.queues,
+            items,
+            "task_queues_statistics",
+            |queue| {
+                let mut value = envelope(
+                    state,
+                    workspace,
+                    Some(("task_queue_sid", &queue.sid)),
+                    queue_parts(workspace, queue, now, &window, Part::Both),
+                    String::new(),
+                );
+                // List items carry no `url` (the spec's schema has none).
+                if let Value::Object(map) = &mut value {
+                    map.remove("url");
+                }
+                value
+            },
+        )
+    })
+}
+
+async fn bulk_queue_statistics(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    // Both spellings appear in Twilio's docs (WIRE.md §8.6); accept either.
+    let sids: Vec<String> = req
+        .json
+        .as_ref()
+        .and_then(|body| body.get("QueueSids").or_else(|| body.get("queueSids")))
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    read(&app, |state, now| {
+        let workspace = find_ws(state, &ws)?;
+        if sids.is_empty() || sids.len() > 50 {
+            return Err(EngineError::bad_request(format!(
+                "QueueSids must list between 1 and 50 task queue SIDs, got {}",
+                sids.len()
+            )));
+        }
+        if let Some(bad) = sids.iter().find(|sid| !crate::api::sid::is_sid("WQ", sid)) {
+            return Err(EngineError::bad_request(format!(
+                "Invalid QueueSids: {bad:?} is not a task queue SID"
+            )));
+        }
+        let window = Window {
+            start: now,
+            end: now,
+            split: Vec::new(),
+            channel: None,
+        };
+        let data: Vec<Value> = sids
+            .iter()
+            .map(|sid| {
+                let mut entry = match workspace.queues.get(sid) {
+                    Some(queue) => stats::queue_realtime(workspace, queue, now, &window),
+                    // Well-formed SIDs that are not in the workspace come back as zeros.
+                    None => zero_queue_realtime(workspace),
+                };
+                entry.remove("longest_relative_task_age_in_queue");
+                entry.remove("longest_relative_task_sid_in_queue");
+                entry.insert("task_queue_sid".into(), json!(sid));
+                Value::Object(entry)
+            })
+            .collect();
+        let body = json!({
+            "account_sid": state.account_sid,
+            "workspace_sid": workspace.sid,
+            "task_queue_data": data,
+            "task_queue_response_count": sids.len(),
+            "url": stats_url(&req),
+        });
+        Ok(json_response(StatusCode::OK, &body, None))
+    })
+}
+
+fn zero_queue_realtime(workspace: &Workspace) -> serde_json::Map<String, Value> {
+    let empty = super::engine::state::TaskQueue {
+        sid: String::new(),
+        friendly_name: String::new(),
+        target_workers: String::new(),
+        max_reserved_workers: 1,
+        task_order: "FIFO".into(),
+        reservation_activity_sid: None,
+        assignment_activity_sid: None,
+        created: 0,
+        updated: 0,
+    };
+    stats::queue_realtime(workspace, &empty, 0, &Window::default())
+}
+
+async fn workflow_stats(app: Shared, ws: String, sid: String, req: Req, part: Part) -> Response {
+    read(&app, |state, now| {
+        let workspace = find_ws(state, &ws)?;
+        let workflow = workspace
+            .workflows
+            .get(&sid)
+            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workflows/{sid}")))?;
+        let window = stats_window(workspace, &req.query, now)?;
+        let realtime =
+            || Value::Object(stats::workflow_realtime(workspace, workflow, now, &window));
+        let cumulative =
+            || Value::Object(stats::cumulative(workspace, Scope::Workflow(&sid), &window));
+        let parts = match part {
+            Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
+            Part::RealTime => vec![("", realtime())],
+            Part::Cumulative => vec![("", cumulative())],
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            &envelope(
+                state,
+                workspace,
+                Some(("workflow_sid", &sid)),
+                parts,
+                stats_url(&req),
+            ),
+            None,
+        ))
+    })
+}
+
+async fn workflow_statistics(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    workflow_stats(app, ws, sid, req, Part::Both).await
+}
+async fn workflow_realtime(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    workflow_stats(app, ws, sid, req, Part::RealTime).await
+}
+async fn workflow_cumulative(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    workflow_stats(app, ws, sid, req, Part::Cumulative).await
+}
+
+async fn workers_stats(app: Shared, ws: String, req: Req, part: Part) -> Response {
+    read(&app, |state, now| {
+        let workspace = find_ws(state, &ws)?;
+        let window = stats_window(workspace, &req.query, now)?;
+        let realtime = || Value::Object(stats::workers_realtime(workspace));
+        let cumulative = || Value::Object(stats::cumulative(workspace, Scope::Workers, &window));
+        let parts = match part {
+            Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
+            Part::RealTime => vec![("", realtime())],
+            Part::Cumulative => vec![("", cumulative())],
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            &envelope(state, workspace, None, parts, stats_url(&req)),
+            None,
+        ))
+    })
+}
+
+async fn workers_statistics(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    workers_stats(app, ws, req, Part::Both).await
+}
+async fn workers_realtime(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    workers_stats(app, ws, req, Part::RealTime).await
+}
+async fn workers_cumulative(
+    AxumState(app): AxumState<Shared>,
+    Path(ws): Path<String>,
+    req: Req,
+) -> Response {
+    workers_stats(app, ws, req, Part::Cumulative).await
+}
+
+async fn worker_statistics(
+    AxumState(app): AxumState<Shared>,
+    Path((ws, sid)): Path<(String, String)>,
+    req: Req,
+) -> Response {
+    read(&app, |state, now| {
+        let workspace = find_ws(state, &ws)?;
+        workspace
+            .workers
+            .get(&sid)
+            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{sid}")))?;
+        let window = stats_window(workspace, &req.query, now)?;
+        let cumulative = Value::Object(stats::cumulative(workspace, Scope::Worker(&sid), &window));
+        let body = envelope(
+            state,
+            workspace,
+            Some(("worker_sid", &sid)),
+            vec![("cumulative", cumulative)],
+            stats_url(&req),
+        );
+        Ok(json_response(StatusCode::OK, &body, None))
+    })
+}

@@ -1,0 +1,152 @@
+//! The local TaskRouter emulator: TaskRouter v1's REST API, in memory, with Twilio's
+//! wire format, so trctl, Twilio's helper libraries and users' apps can run offline.
+//!
+//! Rooms: [`http`] (routes, decoding, encoding, auth) → [`engine`] (a pure,
+//! deterministic state machine) ; [`clock`] supplies `now`. [`Emulator`] wires them and
+//! serves on a listener; tests and the quickstart start it in-process on port 0.
+
+pub mod clock;
+pub mod engine;
+pub mod http;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use crate::api::Secret;
+use clock::{Clock, SystemClock};
+use engine::{Engine, RandomSids, SidSource};
+
+/// Account SID the emulator accepts when none is configured.
+pub const DEV_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+/// Auth token the emulator accepts when none is configured.
+pub const DEV_AUTH_TOKEN: &str = "trctl-emulator-token";
+
+/// How to run an emulator.
+pub struct EmulatorConfig {
+    /// Accepted account SID.
+    pub account_sid: String,
+    /// Its auth token.
+    pub auth_token: Secret,
+    /// Accepted API keys.
+    pub api_keys: Vec<(String, Secret)>,
+    /// Base URL for `url`/`links` when the emulator is reached through another address.
+    pub public_url: Option<String>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// SID source.
+    pub sids: Box<dyn SidSource>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> EmulatorConfig {
+        EmulatorConfig {
+            account_sid: DEV_ACCOUNT_SID.to_string(),
+            auth_token: Secret::new(DEV_AUTH_TOKEN),
+            api_keys: Vec::new(),
+            public_url: None,
+            clock: Arc::new(SystemClock),
+            sids: Box::new(RandomSids),
+        }
+    }
+}
+
+/// An emulator: its state and its router.
+#[derive(Clone)]
+pub struct Emulator {
+    app: Arc<http::App>,
+}
+
+impl Emulator {
+    /// An emulator with the given configuration and empty state.
+    pub fn new(config: EmulatorConfig) -> Emulator {
+        let app = http::App {
+            engine: Mutex::new(Engine::new(config.account_sid.clone(), config.sids)),
+            clock: config.clock,
+            credentials: http::Credentials {
+                account_sid: config.account_sid,
+                auth_token: config.auth_token,
+                api_keys: config.api_keys,
+            },
+            public_url: config
+                .public_url
+                .map(|url| url.trim_end_matches('/').to_string()),
+        };
+        Emulator { app: Arc::new(app) }
+    }
+
+    /// The axum router serving TaskRouter v1.
+    pub fn router(&self) -> axum::Router {
+        let router = http::router(self.app.clone());
+        match &self.app.public_url {
+            Some(url) => {
+                let public = http::PublicUrl(url.clone());
+                router.layer(axum::Extension(public))
+            }
+            None => router,
+        }
+    }
+
+    /// Serve on `listener` until `shutdown` completes, then finish in-flight requests.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Bind `addr` (e.g. `127.0.0.1:0`) and serve in a background task. The returned
+    /// handle stops the server when dropped.
+    pub async fn spawn(&self, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let emulator = self.clone();
+        let task = tokio::spawn(async move {
+            let _ = emulator
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(RunningEmulator {
+            url: format!("http://{local}"),
+            addr: local,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// A served emulator; dropping it stops the server.
+pub struct RunningEmulator {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The bound address.
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    /// Stop and wait until the server has finished.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
