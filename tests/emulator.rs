@@ -457,7 +457,14 @@ async fn every_resource_through_its_lifecycle() {
             )
             .await
             .unwrap();
-        assert_eq!(task.assignment_status.as_deref(), Some("pending"));
+        // A task matching no filter, in a workflow without a default filter, falls out
+        // of the workflow at once (ROUTING.md §2.3.1).
+        let expected = if *language == "fr" {
+            "canceled"
+        } else {
+            "pending"
+        };
+        assert_eq!(task.assignment_status.as_deref(), Some(expected));
         assert_eq!(task.task_channel_unique_name.as_deref(), Some("voice"));
         tasks.push(task.sid.unwrap());
     }
@@ -547,7 +554,7 @@ async fn every_resource_through_its_lifecycle() {
         .await
         .unwrap()
         .items;
-    assert_eq!(pending.len(), 4);
+    assert_eq!(pending.len(), 3);
     assert!(client
         .list_task_reservation(&ws, &tasks[0], &ListTaskReservationParams::default())
         .await
@@ -585,7 +592,16 @@ async fn every_resource_through_its_lifecycle() {
         .iter()
         .map(|e| e.event_type.clone().unwrap())
         .collect();
-    assert_eq!(types, ["task.created", "task.canceled"]);
+    assert_eq!(
+        types,
+        [
+            "task.created",
+            "workflow.entered",
+            "workflow.target-matched",
+            "task-queue.entered",
+            "task.canceled"
+        ]
+    );
     let activity_events = client
         .list_event(
             &ws,
@@ -624,10 +640,11 @@ async fn every_resource_through_its_lifecycle() {
         .fetch_workspace_statistics(&ws, &FetchWorkspaceStatisticsParams::default())
         .await
         .unwrap();
-    assert_eq!(workspace_stats.realtime.as_ref().unwrap()["total_tasks"], 3);
+    // Tasks 0 and 4 are live: 1 and 3 are canceled, 2 was deleted.
+    assert_eq!(workspace_stats.realtime.as_ref().unwrap()["total_tasks"], 2);
     assert_eq!(
         workspace_stats.cumulative.as_ref().unwrap()["tasks_canceled"],
-        1
+        2
     );
 
     // Deletion rules and deletes
@@ -646,7 +663,7 @@ async fn every_resource_through_its_lifecycle() {
             .unwrap_err(),
     );
     assert_eq!(status, 400, "a workflow with live tasks stays");
-    for task in [&tasks[0], &tasks[3], &tasks[4]] {
+    for task in [&tasks[0], &tasks[4]] {
         client
             .update_task(
                 &ws,
@@ -1048,7 +1065,8 @@ fn the_cli_works_against_the_emulator() {
         "json",
     ]))
     .unwrap();
-    assert_eq!(task["assignment_status"], "pending");
+    // Alice is available and the FIFO queue takes everyone: reserved at once.
+    assert_eq!(task["assignment_status"], "reserved");
     assert_eq!(task["workspace_sid"], ws);
     let listed: Value = serde_json::from_str(&with_ws(&["task", "list", "-o", "json"])).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -1094,6 +1112,9 @@ fn the_cli_works_against_the_emulator() {
         "json",
     ]))
     .unwrap();
-    assert_eq!(reservations, json!([]));
+    assert_eq!(
+        reservations[0]["reservation_status"], "canceled",
+        "canceling the task canceled its reservation"
+    );
     trctl(&["workspace", "delete", "CLI"]);
 }

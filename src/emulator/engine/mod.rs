@@ -10,6 +10,7 @@
 pub mod error;
 pub mod query;
 mod resources;
+mod routing;
 pub mod sids;
 pub mod state;
 pub mod stats;
@@ -121,6 +122,14 @@ pub enum Command {
         sid: String,
         if_match: Option<String>,
     },
+    /// Fire every timer due at `now` (reservation and step timeouts, TTLs, cleanup).
+    Tick,
+    /// What the app answered to an assignment callback (after any fallback).
+    CallbackReply {
+        workspace: String,
+        reservation: String,
+        reply: CallbackReply,
+    },
     /// A reservation update through its task (`task` set) or its worker (`worker` set).
     UpdateReservation {
         workspace: String,
@@ -129,6 +138,18 @@ pub enum Command {
         sid: String,
         params: UpdateTaskReservationParams,
     },
+}
+
+/// An assignment-callback answer, as the runner understood it (WIRE.md §5.3).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallbackReply {
+    /// 2xx with no instruction (empty body, `{}`, or JSON without `instruction`).
+    NoInstruction,
+    /// A JSON object with `instruction`: the whole object.
+    Instruction(serde_json::Value),
+    /// No usable answer from the URL or its fallback: the reservation stays pending
+    /// until it times out.
+    Failed,
 }
 
 /// What a command answers.
@@ -145,6 +166,19 @@ pub enum Reply {
 /// Something the runner must do after a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
+    /// POST the assignment callback for a new reservation (and its fallback on failure).
+    AssignmentCallback {
+        /// Workspace.
+        workspace: String,
+        /// Reservation.
+        reservation: String,
+        /// The workflow's AssignmentCallbackUrl.
+        url: String,
+        /// The workflow's FallbackAssignmentCallbackUrl.
+        fallback_url: Option<String>,
+        /// The form parameters to sign and send.
+        params: Vec<(String, String)>,
+    },
     /// An event was recorded (to be delivered to the workspace's event callback).
     Event {
         /// Workspace.
@@ -198,11 +232,23 @@ impl Engine {
             sids: self.sids.as_mut(),
             now,
             effects: Vec::new(),
+            dirty_workers: Vec::new(),
         };
         let reply = context.apply(command)?;
+        context.settle();
         Ok(Outcome {
             reply,
             effects: context.effects,
         })
+    }
+
+    /// When the next timer is due, for the runner to sleep until.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.state.next_deadline()
+    }
+
+    /// How long finished tasks are kept before removal (`None`: forever).
+    pub fn set_keep_finished(&mut self, keep: Option<Millis>) {
+        self.state.keep_finished = keep;
     }
 }

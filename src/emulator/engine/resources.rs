@@ -4,13 +4,16 @@
 use serde_json::{json, Map, Value};
 
 use super::error::EngineError;
+use super::routing::Decision;
 use super::state::{
     Activity, Event, Millis, State, Table, Task, TaskChannel, TaskQueue, Worker, WorkerChannel,
     Workflow, Workspace,
 };
 use super::validate;
-use super::{Command, Effect, Reply, SidSource};
+use super::{CallbackReply, Command, Effect, Reply, SidSource};
 use crate::api::resources::*;
+use crate::workflow::{QueueDef, TargetWorkers};
+use std::sync::Arc;
 
 /// Longest task TTL TaskRouter accepts: two weeks (WIRE.md §1.9).
 const MAX_TASK_TIMEOUT: i64 = 1_209_600;
@@ -42,6 +45,18 @@ pub(super) struct Context<'a> {
     pub sids: &'a mut dyn SidSource,
     pub now: Millis,
     pub effects: Vec<Effect>,
+    /// Workers that may take work now (activity or capacity changed): routed at the end.
+    pub dirty_workers: Vec<(String, String)>,
+}
+
+/// A queue's compiled membership rule (the text was checked when it was set).
+fn queue_def(sid: &str, name: &str, target_workers: &str) -> Arc<QueueDef> {
+    Arc::new(QueueDef {
+        sid: sid.to_string(),
+        friendly_name: name.to_string(),
+        target_workers: TargetWorkers::from_field(Some(target_workers))
+            .unwrap_or(TargetWorkers::Nobody),
+    })
 }
 
 /// Path of a workspace-level collection item below `/v1`, for not-found messages.
@@ -104,6 +119,15 @@ fn name_param(name: &str, value: &str) -> Result<String, EngineError> {
 }
 
 impl Context<'_> {
+    /// Route the workers whose situation changed, until nothing more can be reserved.
+    pub fn settle(&mut self) {
+        while let Some((workspace, worker)) = self.dirty_workers.pop() {
+            self.dirty_workers
+                .retain(|entry| entry != &(workspace.clone(), worker.clone()));
+            self.route_worker(&workspace, &worker);
+        }
+    }
+
     pub fn apply(&mut self, command: Command) -> Result<Reply, EngineError> {
         match command {
             Command::CreateWorkspace(params) => self.create_workspace(params),
@@ -177,6 +201,40 @@ impl Context<'_> {
                 sid,
                 if_match,
             } => self.delete_task(&workspace, &sid, if_match.as_deref()),
+            Command::Tick => {
+                while let Some(first) = self.state.deadlines.first().cloned() {
+                    if first.0 > self.now {
+                        break;
+                    }
+                    self.state.deadlines.remove(&first);
+                    self.fire(first.2);
+                }
+                Ok(Reply::Updated(String::new()))
+            }
+            Command::CallbackReply {
+                workspace,
+                reservation,
+                reply,
+            } => {
+                let decision = match reply {
+                    CallbackReply::NoInstruction | CallbackReply::Failed => {
+                        return Ok(Reply::Updated(reservation))
+                    }
+                    CallbackReply::Instruction(body) => instruction_decision(&body),
+                };
+                // The reservation may have ended meanwhile (timeout, REST): then the reply
+                // has nothing left to act on.
+                let pending = self
+                    .state
+                    .workspaces
+                    .get(&workspace)
+                    .and_then(|ws| ws.reservations.get(&reservation))
+                    .is_some_and(|r| r.status == "pending");
+                if pending {
+                    self.decide(&workspace, &reservation, decision)?;
+                }
+                Ok(Reply::Updated(reservation))
+            }
             Command::UpdateReservation {
                 workspace,
                 task,
@@ -208,7 +266,7 @@ impl Context<'_> {
     }
 
     /// Record an event in the workspace's log and tell the runner.
-    fn emit(
+    pub(super) fn emit(
         &mut self,
         workspace: &str,
         event_type: &str,
@@ -318,17 +376,21 @@ impl Context<'_> {
                 task_order: "FIFO".into(),
                 reservation_activity_sid: None,
                 assignment_activity_sid: None,
+                def: queue_def(&queue_sid, "Sample Queue", "1==1"),
                 created: now,
                 updated: now,
             });
+            let configuration =
+                json!({"task_routing": {"default_filter": {"queue": queue_sid}}}).to_string();
+            let compiled = validate::workflow_configuration(&workspace, &configuration)?;
             workspace.workflows.insert(Workflow {
                 sid: self.sids.next("WW"),
                 friendly_name: "Default Fifo Workflow".into(),
-                configuration: json!({"task_routing": {"default_filter": {"queue": queue_sid}}})
-                    .to_string(),
+                configuration,
                 assignment_callback_url: None,
                 fallback_assignment_callback_url: None,
                 task_reservation_timeout: DEFAULT_RESERVATION_TIMEOUT,
+                compiled,
                 created: now,
                 updated: now,
             });
@@ -734,6 +796,7 @@ impl Context<'_> {
             task_order,
             reservation_activity_sid: params.reservation_activity_sid.filter(|s| !s.is_empty()),
             assignment_activity_sid: params.assignment_activity_sid.filter(|s| !s.is_empty()),
+            def: queue_def(&sid, &friendly_name, &target_workers),
             created: now,
             updated: now,
         });
@@ -819,6 +882,7 @@ impl Context<'_> {
         if let Some(activity) = params.assignment_activity_sid {
             queue.assignment_activity_sid = Some(activity).filter(|s| !s.is_empty());
         }
+        queue.def = queue_def(&queue.sid, &queue.friendly_name, &queue.target_workers);
         queue.updated = now;
         let data = queue_data(sid, &queue.friendly_name, &queue.target_workers);
         let description = format!(
@@ -834,6 +898,8 @@ impl Context<'_> {
                 data,
             );
         }
+        // New members or more room per task may make waiting tasks routable.
+        self.route_all(workspace);
         Ok(Reply::Updated(sid.to_string()))
     }
 
@@ -881,7 +947,7 @@ impl Context<'_> {
     ) -> Result<Reply, EngineError> {
         let ws = self.workspace(workspace)?;
         let friendly_name = name_param("FriendlyName", &params.friendly_name)?;
-        validate::workflow_configuration(ws, &params.configuration)?;
+        let compiled = validate::workflow_configuration(ws, &params.configuration)?;
         let assignment_callback_url =
             url_param("AssignmentCallbackUrl", &params.assignment_callback_url)?;
         let fallback = url_param(
@@ -903,6 +969,7 @@ impl Context<'_> {
             assignment_callback_url,
             fallback_assignment_callback_url: fallback,
             task_reservation_timeout: timeout,
+            compiled,
             created: now,
             updated: now,
         });
@@ -932,9 +999,10 @@ impl Context<'_> {
             .as_deref()
             .map(|n| name_param("FriendlyName", n))
             .transpose()?;
-        if let Some(configuration) = &params.configuration {
-            validate::workflow_configuration(ws, configuration)?;
-        }
+        let compiled = match &params.configuration {
+            Some(configuration) => Some(validate::workflow_configuration(ws, configuration)?),
+            None => None,
+        };
         let callback = match &params.assignment_callback_url {
             Some(_) => Some(url_param(
                 "AssignmentCallbackUrl",
@@ -962,8 +1030,9 @@ impl Context<'_> {
         if let Some(name) = friendly_name {
             workflow.friendly_name = name;
         }
-        if let Some(configuration) = params.configuration {
+        if let (Some(configuration), Some(compiled)) = (params.configuration, compiled) {
             workflow.configuration = configuration;
+            workflow.compiled = compiled;
         }
         if let Some(url) = callback {
             workflow.assignment_callback_url = url;
@@ -984,6 +1053,26 @@ impl Context<'_> {
             description,
             data,
         );
+        // With ReEvaluateTasks, pending tasks walk the new configuration from the top;
+        // others keep the one they entered with (ROUTING.md §2.7).
+        if params
+            .re_evaluate_tasks
+            .as_deref()
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+        {
+            let pending: Vec<String> = self
+                .workspace(workspace)?
+                .tasks
+                .iter()
+                .filter(|t| {
+                    t.workflow_sid.as_deref() == Some(sid) && t.assignment_status == "pending"
+                })
+                .map(|t| t.sid.clone())
+                .collect();
+            for task in pending {
+                self.enter_workflow(workspace, &task);
+            }
+        }
         Ok(Reply::Updated(sid.to_string()))
     }
 
@@ -1075,6 +1164,7 @@ impl Context<'_> {
             updated: now,
             version: 0,
             channels,
+            idle_since: now,
         };
         let ws = self.workspace_mut(workspace)?;
         let data = worker_data(ws, &worker);
@@ -1087,6 +1177,8 @@ impl Context<'_> {
             description,
             data,
         );
+        self.dirty_workers
+            .push((workspace.to_string(), sid.clone()));
         Ok(Reply::Created(sid))
     }
 
@@ -1170,17 +1262,15 @@ impl Context<'_> {
         worker.version += 1;
         worker.updated = now;
         let worker = worker.clone();
-        if params.reject_pending_reservations == Some(true) {
-            for reservation in ws
-                .reservations
-                .iter_mut()
+        let to_reject: Vec<String> = if params.reject_pending_reservations == Some(true) {
+            ws.reservations
+                .iter()
                 .filter(|r| r.worker_sid == sid && r.status == "pending")
-            {
-                reservation.status = "rejected".into();
-                reservation.updated = now;
-                reservation.version += 1;
-            }
-        }
+                .map(|r| r.sid.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let data = worker_data(ws, &worker);
         if activity_changed {
             let mut data = data.clone();
@@ -1223,6 +1313,20 @@ impl Context<'_> {
                 description,
                 data,
             );
+        }
+        for reservation in to_reject {
+            self.decide(
+                workspace,
+                &reservation,
+                Decision::Reject {
+                    activity: None,
+                    rest: false,
+                },
+            )?;
+        }
+        if activity_changed || attributes_changed {
+            self.dirty_workers
+                .push((workspace.to_string(), sid.to_string()));
         }
         Ok(Reply::Updated(sid.to_string()))
     }
@@ -1351,6 +1455,8 @@ impl Context<'_> {
                 data,
             );
         }
+        self.dirty_workers
+            .push((workspace.to_string(), worker_sid.to_string()));
         Ok(Reply::Updated(channel.sid))
     }
 
@@ -1449,6 +1555,10 @@ impl Context<'_> {
             created: now,
             updated: now,
             version: 0,
+            routing: None,
+            rejected_by: Vec::new(),
+            assignments: 0,
+            finished: None,
         };
         let ws = self.workspace_mut(workspace)?;
         let data = task_data(ws, &task, now);
@@ -1460,6 +1570,23 @@ impl Context<'_> {
             format!("Task {sid} created"),
             data,
         );
+        self.state.schedule(
+            now + timeout * 1000,
+            super::state::Deadline::TaskTtl {
+                workspace: workspace.to_string(),
+                task: sid.clone(),
+            },
+        );
+        let has_workflow = self
+            .workspace(workspace)?
+            .tasks
+            .get(&sid)
+            .is_some_and(|t| t.workflow_sid.is_some());
+        if has_workflow {
+            self.enter_workflow(workspace, &sid);
+        } else {
+            self.try_reserve(workspace, &sid, None);
+        }
         Ok(Reply::Created(sid))
     }
 
@@ -1553,22 +1680,14 @@ impl Context<'_> {
         if let Some(status) = &new_status {
             task.assignment_status = status.clone();
             task.reason = params.reason.clone().or(task.reason.take());
+            if is_terminal(status) {
+                task.finished = Some(now);
+                task.routing = None;
+            }
         }
         task.version += 1;
         task.updated = now;
         let task = task.clone();
-        // Pending reservations end with the task (ROUTING.md §5.6; presumed canceled).
-        if new_status.as_deref() == Some("canceled") {
-            for reservation in ws
-                .reservations
-                .iter_mut()
-                .filter(|r| r.task_sid == sid && r.status == "pending")
-            {
-                reservation.status = "canceled".into();
-                reservation.updated = now;
-                reservation.version += 1;
-            }
-        }
         let mut data = task_data(ws, &task, now);
         let resource = || ("task", sid, path(workspace, "Tasks", sid));
         if attributes_changed || params.priority.is_some() {
@@ -1596,6 +1715,22 @@ impl Context<'_> {
                 format!("Task {sid} {status}"),
                 data,
             );
+            match status.as_str() {
+                // Pending reservations end with the task (ROUTING.md §5.6).
+                "canceled" => self.end_reservations(workspace, sid, "canceled"),
+                other => self.follow_task(workspace, sid, other),
+            }
+            if is_terminal(&status) {
+                self.schedule_cleanup(workspace, sid);
+            }
+        } else if task.assignment_status == "pending" {
+            // New attributes restart the walk from the first filter (age kept,
+            // ROUTING.md §2.7 suggestion); a new priority may win a worker now.
+            if attributes_changed && task.workflow_sid.is_some() {
+                self.enter_workflow(workspace, sid);
+            } else {
+                self.try_reserve(workspace, sid, None);
+            }
         }
         Ok(Reply::Updated(sid.to_string()))
     }
@@ -1613,6 +1748,16 @@ impl Context<'_> {
             .ok_or_else(|| EngineError::not_found(&path(workspace, "Tasks", sid)))?;
         check_if_match(if_match, task.version)?;
         let data = task_data(ws, task, self.now);
+        let holders: Vec<String> = ws
+            .reservations
+            .iter()
+            .filter(|r| r.task_sid == sid && matches!(r.status.as_str(), "accepted" | "wrapping"))
+            .map(|r| r.worker_sid.clone())
+            .collect();
+        self.end_reservations(workspace, sid, "canceled");
+        for worker in holders {
+            self.dirty_workers.push((workspace.to_string(), worker));
+        }
         let ws = self.workspace_mut(workspace)?;
         ws.tasks.remove(sid);
         let reservations: Vec<String> = ws
@@ -1660,26 +1805,154 @@ impl Context<'_> {
             })
             .ok_or_else(|| EngineError::not_found(&reservation_path))?;
         check_if_match(params.if_match.as_deref(), reservation.version)?;
-        let Some(status) = params.reservation_status.as_deref() else {
+        let current = reservation.status.clone();
+        let task_sid = reservation.task_sid.clone();
+        let instruction = params.instruction.as_deref().map(str::to_ascii_lowercase);
+        if params.reservation_status.is_none() && instruction.is_none() {
             return Err(EngineError::bad_request(
                 "Missing required parameter ReservationStatus or Instruction in the post body",
             ));
-        };
-        one_of("ReservationStatus", status, TASK_RESERVATION_ENUM_STATUS)?;
-        if reservation.status != "pending" {
+        }
+        if let Some(status) = params.reservation_status.as_deref() {
+            one_of("ReservationStatus", status, TASK_RESERVATION_ENUM_STATUS)?;
+            let refused = || {
+                EngineError::bad_request(format!(
+                    "Reservation {sid} is already in state [{current}] and cannot be updated to [{status}]"
+                ))
+            };
+            match (current.as_str(), status) {
+                ("pending", "accepted") => {
+                    self.decide(workspace, sid, Decision::Accept { instruction: None })?
+                }
+                ("pending", "rejected") => {
+                    let activity = params.worker_activity_sid.clone().filter(|a| !a.is_empty());
+                    self.decide(
+                        workspace,
+                        sid,
+                        Decision::Reject {
+                            activity,
+                            rest: true,
+                        },
+                    )?
+                }
+                // Wrap-up and completion of the reservation carry the task along (Flex).
+                ("accepted", "wrapping")
+                | ("accepted", "completed")
+                | ("wrapping", "completed") => {
+                    let update = UpdateTaskParams {
+                        assignment_status: Some(status.to_string()),
+                        ..Default::default()
+                    };
+                    self.update_task(workspace, &task_sid, update)?;
+                }
+                _ => return Err(refused()),
+            }
+            return Ok(Reply::Updated(sid.to_string()));
+        }
+        // An instruction without a status (WIRE.md §6.3). No telephony is emulated: the
+        // instruction is recorded, and accepts where TaskRouter's would.
+        let instruction = instruction.unwrap_or_default();
+        one_of(
+            "Instruction",
+            &instruction,
+            &["conference", "dequeue", "call", "redirect", "supervise"],
+        )?;
+        let record = serde_json::Value::Object(
+            params
+                .to_pairs()
+                .into_iter()
+                .map(|(key, value)| (key.to_string(), serde_json::Value::String(value)))
+                .collect(),
+        );
+        if instruction == "supervise" {
+            if current != "accepted" {
+                return Err(EngineError::bad_request(format!(
+                    "Reservation {sid} must be accepted before it can be supervised (it is {current})"
+                )));
+            }
+            if let Some(reservation) = self.workspace_mut(workspace)?.reservations.get_mut(sid) {
+                reservation.instruction = Some(record);
+                reservation.version += 1;
+            }
+            return Ok(Reply::Updated(sid.to_string()));
+        }
+        if current != "pending" {
             return Err(EngineError::bad_request(format!(
-                "Reservation {sid} is already in state [{}] and cannot be updated to [{status}]",
-                reservation.status
+                "Reservation {sid} is already in state [{current}] and cannot take the {instruction} instruction"
             )));
         }
-        let now = self.now;
-        let ws = self.workspace_mut(workspace)?;
-        if let Some(reservation) = ws.reservations.get_mut(sid) {
-            reservation.status = status.to_string();
-            reservation.updated = now;
-            reservation.version += 1;
+        let required: Vec<(&str, &Option<String>)> = match instruction.as_str() {
+            "dequeue" => vec![("DequeueFrom", &params.dequeue_from)],
+            "call" => vec![
+                ("CallFrom", &params.call_from),
+                ("CallUrl", &params.call_url),
+            ],
+            "redirect" => vec![
+                ("RedirectCallSid", &params.redirect_call_sid),
+                ("RedirectUrl", &params.redirect_url),
+            ],
+            _ => Vec::new(),
+        };
+        if let Some((name, _)) = required
+            .iter()
+            .find(|(_, value)| value.as_deref().is_none_or(str::is_empty))
+        {
+            return Err(EngineError::bad_request(format!(
+                "Missing required parameter {name} for the {instruction} instruction"
+            )));
         }
+        let accepts = match instruction.as_str() {
+            "call" => params.call_accept == Some(true),
+            "redirect" => params.redirect_accept == Some(true),
+            _ => true,
+        };
+        let decision = if accepts {
+            Decision::Accept {
+                instruction: Some(record),
+            }
+        } else {
+            Decision::KeepPending {
+                instruction: Some(record),
+            }
+        };
+        self.decide(workspace, sid, decision)?;
         Ok(Reply::Updated(sid.to_string()))
+    }
+}
+
+/// What an assignment-callback instruction asks (WIRE.md §5.4).
+fn instruction_decision(body: &serde_json::Value) -> Decision {
+    let name = body
+        .get("instruction")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let flag = |key: &str| match body.get(key) {
+        Some(serde_json::Value::Bool(value)) => *value,
+        // The string "true" is seen in the wild (WIRE.md §5.4).
+        Some(serde_json::Value::String(text)) => text.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    match name.as_str() {
+        "accept" => Decision::Accept { instruction: None },
+        "reject" => Decision::Reject {
+            activity: body
+                .get("activity_sid")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            rest: false,
+        },
+        "dequeue" | "conference" => Decision::Accept {
+            instruction: Some(body.clone()),
+        },
+        "call" | "redirect" if flag("accept") => Decision::Accept {
+            instruction: Some(body.clone()),
+        },
+        "call" | "redirect" => Decision::KeepPending {
+            instruction: Some(body.clone()),
+        },
+        // Unknown instructions do nothing (TaskRouter raises alert 55555).
+        _ => Decision::KeepPending { instruction: None },
     }
 }
 

@@ -4,9 +4,12 @@
 //! times as epoch milliseconds); turning them into the wire format is the HTTP layer's
 //! job. Every collection keeps creation order, which is the order lists are served in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde_json::Value;
+
+use crate::workflow::{CompiledWorkflow, QueueDef};
 
 /// Epoch milliseconds.
 pub type Millis = i64;
@@ -196,6 +199,8 @@ pub struct TaskQueue {
     pub reservation_activity_sid: Option<String>,
     /// Activity a worker moves to when assigned (single-tasking).
     pub assignment_activity_sid: Option<String>,
+    /// Membership rule, compiled once when set.
+    pub def: Arc<QueueDef>,
     /// Created.
     pub created: Millis,
     /// Last changed.
@@ -217,6 +222,8 @@ pub struct Workflow {
     pub fallback_assignment_callback_url: Option<String>,
     /// Seconds a reservation stays pending.
     pub task_reservation_timeout: i64,
+    /// The configuration, compiled once when set.
+    pub compiled: Arc<CompiledWorkflow>,
     /// Created.
     pub created: Millis,
     /// Last changed.
@@ -246,6 +253,9 @@ pub struct Worker {
     pub version: u64,
     /// One channel per task channel of the workspace.
     pub channels: Vec<WorkerChannel>,
+    /// Since when the worker has had nothing new: the longest idle is reserved first
+    /// (ROUTING.md §2.5). Set at creation, on each reservation and when a task ends.
+    pub idle_since: Millis,
 }
 
 /// A worker's capacity on one task channel.
@@ -304,6 +314,34 @@ pub struct Task {
     pub updated: Millis,
     /// Version for ETag / If-Match (0 at creation).
     pub version: u64,
+    /// Where the task is in its workflow (absent for tasks sent straight to a queue).
+    pub routing: Option<Routing>,
+    /// Workers that rejected the task; not offered it again.
+    pub rejected_by: Vec<String>,
+    /// pending→reserved transitions so far (TaskRouter cancels at 1,000).
+    pub assignments: u32,
+    /// When the task reached `completed` or `canceled`.
+    pub finished: Option<Millis>,
+}
+
+/// A task's position in its workflow.
+#[derive(Debug, Clone)]
+pub struct Routing {
+    /// The configuration the task entered with (a workflow update without
+    /// `ReEvaluateTasks` leaves tasks on the old one, ROUTING.md §2.7).
+    pub workflow: Arc<CompiledWorkflow>,
+    /// The filter, or `None` for the default filter.
+    pub filter: Option<usize>,
+    /// The step within the filter.
+    pub step: usize,
+    /// When the task entered the filter: step deadlines count from here.
+    pub filter_entered: Millis,
+    /// When the current step times out.
+    pub deadline: Option<Millis>,
+    /// Bumped on every step change, so stale step deadlines are ignored.
+    pub generation: u64,
+    /// The step's deadline passed while a reservation was pending: move on when it ends.
+    pub expired: bool,
 }
 
 /// A reservation of a worker for a task.
@@ -317,6 +355,13 @@ pub struct Reservation {
     pub worker_sid: String,
     /// Status (see `task_reservation_enum_status`).
     pub status: String,
+    /// The queue the task was in when reserved.
+    pub task_queue_sid: Option<String>,
+    /// The worker's activity when reserved (a REST reject without an activity returns
+    /// the worker there).
+    pub previous_activity_sid: String,
+    /// An instruction the reservation was accepted with (dequeue, call, …), as sent.
+    pub instruction: Option<Value>,
     /// Created.
     pub created: Millis,
     /// Last changed.
@@ -371,6 +416,41 @@ impl Workspace {
     }
 }
 
+/// Something that happens at a time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Deadline {
+    /// A reservation's `task_reservation_timeout` ends.
+    Reservation {
+        /// Workspace.
+        workspace: String,
+        /// Reservation.
+        reservation: String,
+    },
+    /// A workflow step's cumulative timeout ends.
+    Step {
+        /// Workspace.
+        workspace: String,
+        /// Task.
+        task: String,
+        /// The routing generation it was set for.
+        generation: u64,
+    },
+    /// A task's TTL ends.
+    TaskTtl {
+        /// Workspace.
+        workspace: String,
+        /// Task.
+        task: String,
+    },
+    /// A finished task is removed.
+    Cleanup {
+        /// Workspace.
+        workspace: String,
+        /// Task.
+        task: String,
+    },
+}
+
 /// The whole emulated account.
 #[derive(Debug, Clone)]
 pub struct State {
@@ -378,6 +458,12 @@ pub struct State {
     pub account_sid: String,
     /// Workspaces.
     pub workspaces: Table<Workspace>,
+    /// Pending timers, earliest first; stale ones are ignored when they fire.
+    pub deadlines: BTreeSet<(Millis, u64, Deadline)>,
+    /// Sequence for deadlines at the same instant (fired in the order set).
+    pub deadline_seq: u64,
+    /// How long finished tasks are kept (TaskRouter: 5 minutes); `None` keeps them.
+    pub keep_finished: Option<Millis>,
 }
 
 impl State {
@@ -386,6 +472,20 @@ impl State {
         State {
             account_sid: account_sid.into(),
             workspaces: Table::default(),
+            deadlines: BTreeSet::new(),
+            deadline_seq: 0,
+            keep_finished: Some(5 * 60 * 1000),
         }
+    }
+
+    /// Set a timer.
+    pub fn schedule(&mut self, at: Millis, deadline: Deadline) {
+        self.deadline_seq += 1;
+        self.deadlines.insert((at, self.deadline_seq, deadline));
+    }
+
+    /// When the next timer fires.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.deadlines.first().map(|(at, _, _)| *at)
     }
 }

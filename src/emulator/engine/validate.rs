@@ -50,7 +50,10 @@ pub fn expression(name: &str, text: &str) -> Result<Expression, EngineError> {
 }
 
 /// A workflow `Configuration`, checked against the workspace's queues.
-pub fn workflow_configuration(ws: &Workspace, text: &str) -> Result<(), EngineError> {
+pub fn workflow_configuration(
+    ws: &Workspace,
+    text: &str,
+) -> Result<std::sync::Arc<CompiledWorkflow>, EngineError> {
     if text.len() > MAX_CONFIGURATION_BYTES {
         return Err(EngineError::bad_request(format!(
             "Invalid Configuration: {} bytes is more than the {MAX_CONFIGURATION_BYTES} allowed",
@@ -59,7 +62,7 @@ pub fn workflow_configuration(ws: &Workspace, text: &str) -> Result<(), EngineEr
     }
     let queues = queue_defs(ws);
     CompiledWorkflow::from_json(text, Some(&queues))
-        .map(|_| ())
+        .map(std::sync::Arc::new)
         .map_err(|err| EngineError::bad_request(format!("Invalid Configuration: {err}")))
 }
 
@@ -67,14 +70,7 @@ pub fn workflow_configuration(ws: &Workspace, text: &str) -> Result<(), EngineEr
 pub fn queue_defs(ws: &Workspace) -> Vec<QueueDef> {
     ws.queues
         .iter()
-        .map(|queue| QueueDef {
-            sid: queue.sid.clone(),
-            friendly_name: queue.friendly_name.clone(),
-            // Stored expressions were checked when set; a failure here cannot happen,
-            // and would only make the queue admit nobody.
-            target_workers: TargetWorkers::from_field(Some(&queue.target_workers))
-                .unwrap_or(TargetWorkers::Nobody),
-        })
+        .map(|queue| QueueDef::clone(&queue.def))
         .collect()
 }
 

@@ -1415,6 +1415,11 @@ fn zero_queue_realtime(workspace: &Workspace) -> serde_json::Map<String, Value> 
         task_order: "FIFO".into(),
         reservation_activity_sid: None,
         assignment_activity_sid: None,
+        def: std::sync::Arc::new(crate::workflow::QueueDef {
+            sid: String::new(),
+            friendly_name: String::new(),
+            target_workers: crate::workflow::TargetWorkers::Nobody,
+        }),
         created: 0,
         updated: 0,
     };
