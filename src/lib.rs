@@ -11,4 +11,5 @@ pub mod api;
 pub mod cli;
 pub mod emulator;
 pub mod expr;
+pub mod serve;
 pub mod workflow;

@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod engine;
 pub mod http;
+pub mod runner;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub struct EmulatorConfig {
     pub clock: Arc<dyn Clock>,
     /// SID source.
     pub sids: Box<dyn SidSource>,
+    /// How long finished tasks are kept (TaskRouter: 5 minutes); `None` keeps them.
+    pub keep_finished: Option<engine::Millis>,
 }
 
 impl Default for EmulatorConfig {
@@ -47,21 +50,28 @@ impl Default for EmulatorConfig {
             public_url: None,
             clock: Arc::new(SystemClock),
             sids: Box::new(RandomSids),
+            keep_finished: Some(5 * 60 * 1000),
         }
     }
 }
 
-/// An emulator: its state and its router.
+/// An emulator: its state, its router and its runner.
 #[derive(Clone)]
 pub struct Emulator {
     app: Arc<http::App>,
+    runner: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<engine::Effect>>>>,
 }
 
 impl Emulator {
     /// An emulator with the given configuration and empty state.
     pub fn new(config: EmulatorConfig) -> Emulator {
+        let (effects, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let mut engine = Engine::new(config.account_sid.clone(), config.sids);
+        engine.set_keep_finished(config.keep_finished);
         let app = http::App {
-            engine: Mutex::new(Engine::new(config.account_sid.clone(), config.sids)),
+            effects,
+            wake: tokio::sync::Notify::new(),
+            engine: Mutex::new(engine),
             clock: config.clock,
             credentials: http::Credentials {
                 account_sid: config.account_sid,
@@ -72,7 +82,10 @@ impl Emulator {
                 .public_url
                 .map(|url| url.trim_end_matches('/').to_string()),
         };
-        Emulator { app: Arc::new(app) }
+        Emulator {
+            app: Arc::new(app),
+            runner: Arc::new(Mutex::new(Some(receiver))),
+        }
     }
 
     /// The axum router serving TaskRouter v1.
@@ -87,12 +100,27 @@ impl Emulator {
         }
     }
 
+    /// Start the runner (callbacks, events, timers) on the current runtime; once.
+    pub fn start_runner(&self) {
+        let receiver = self.runner.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(receiver) = receiver {
+            runner::start(self.app.clone(), receiver);
+        }
+    }
+
+    /// Apply a command directly (as the HTTP layer would), e.g. from a test.
+    pub fn apply(&self, command: engine::Command) -> Result<engine::Outcome, engine::EngineError> {
+        self.app.apply(command)
+    }
+
     /// Serve on `listener` until `shutdown` completes, then finish in-flight requests.
+    /// The runner starts with the first `serve`.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.start_runner();
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await

@@ -342,6 +342,19 @@ pub const EMULATOR_TOKEN: &str = trctl::emulator::DEV_AUTH_TOKEN;
 
 impl EmulatorThread {
     pub fn start() -> EmulatorThread {
+        EmulatorThread::start_with(trctl::emulator::EmulatorConfig::default())
+    }
+
+    /// An emulator whose clock stands still until `/trctl/clock/advance` moves it.
+    pub fn manual() -> EmulatorThread {
+        let clock = trctl::emulator::clock::ManualClock::new(1_700_000_000_000);
+        EmulatorThread::start_with(trctl::emulator::EmulatorConfig {
+            clock: std::sync::Arc::new(clock),
+            ..Default::default()
+        })
+    }
+
+    pub fn start_with(config: trctl::emulator::EmulatorConfig) -> EmulatorThread {
         let (url_tx, url_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -351,8 +364,7 @@ impl EmulatorThread {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let emulator =
-                    trctl::emulator::Emulator::new(trctl::emulator::EmulatorConfig::default());
+                let emulator = trctl::emulator::Emulator::new(config);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 url_tx
                     .send(format!("http://{}", listener.local_addr().unwrap()))

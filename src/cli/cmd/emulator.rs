@@ -7,13 +7,17 @@ use clap::Args;
 
 use crate::api::Secret;
 use crate::cli::{CliError, Ctx};
-use crate::emulator::clock::SystemClock;
+use crate::emulator::clock::{Clock, ManualClock, ScaledClock, SystemClock};
 use crate::emulator::engine::RandomSids;
 use crate::emulator::{Emulator, EmulatorConfig, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN};
 
 /// Flags of `emulator`.
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct EmulatorArgs {
+    /// Act on a running emulator instead of starting one.
+    #[command(subcommand)]
+    pub action: Option<EmulatorAction>,
     /// Address to listen on (loopback by default: the emulator is for this machine).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -24,10 +28,53 @@ pub struct EmulatorArgs {
     /// another address (a tunnel or proxy).
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Run every timer (reservation and step timeouts, TTLs) N times faster.
+    #[arg(long, value_name = "N", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// `manual` freezes time until `trctl emulator advance` moves it.
+    #[arg(long, value_enum, default_value_t = ClockKind::System)]
+    pub clock: ClockKind,
+    /// Keep completed and canceled tasks instead of removing them after 5 minutes.
+    #[arg(long)]
+    pub keep_finished: bool,
 }
 
-/// Run the emulator in the foreground.
+/// Clock choices.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockKind {
+    /// Real time (scaled by --time-scale).
+    System,
+    /// Frozen until advanced.
+    Manual,
+}
+
+/// Commands for a running emulator.
+#[derive(clap::Subcommand, Debug)]
+pub enum EmulatorAction {
+    /// Move a `--clock manual` emulator's time forward (e.g. `121s`, `2m`, `1h30m`),
+    /// firing every timer that falls due.
+    Advance {
+        /// How far: a duration such as 121s, 2m or 500ms.
+        duration: String,
+    },
+}
+
+/// Run the emulator in the foreground, or act on a running one.
 pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
+    if let Some(EmulatorAction::Advance { duration }) = &args.action {
+        return advance(ctx, duration).await;
+    }
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        return Err(CliError::usage(format!(
+            "--time-scale must be a positive number, got {}",
+            args.time_scale
+        )));
+    }
+    if args.clock == ClockKind::Manual && args.time_scale != 1.0 {
+        return Err(CliError::usage(
+            "--time-scale has no effect with --clock manual (drop one of them)",
+        ));
+    }
     let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
     let account_sid =
         non_empty(&ctx.global.account_sid).unwrap_or_else(|| DEV_ACCOUNT_SID.to_string());
@@ -51,8 +98,19 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
         auth_token: Secret::new(token.clone()),
         api_keys,
         public_url: args.public_url.clone(),
-        clock: Arc::new(SystemClock),
+        clock: match args.clock {
+            ClockKind::Manual => Arc::new(ManualClock::new(SystemClock.now())),
+            ClockKind::System if args.time_scale != 1.0 => {
+                Arc::new(ScaledClock::new(args.time_scale))
+            }
+            ClockKind::System => Arc::new(SystemClock),
+        },
         sids: Box::new(RandomSids),
+        keep_finished: if args.keep_finished {
+            None
+        } else {
+            Some(5 * 60 * 1000)
+        },
     });
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
@@ -121,5 +179,43 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
             _ = interrupt => {}
             () = terminated => {}
         }
+    }
+}
+
+/// `trctl emulator advance DURATION`: POST the emulator's clock control endpoint.
+async fn advance(ctx: &mut Ctx, duration: &str) -> Result<(), CliError> {
+    let parsed = humantime::parse_duration(duration)
+        .or_else(|_| {
+            duration
+                .trim()
+                .parse::<f64>()
+                .map(std::time::Duration::from_secs_f64)
+                .map_err(|_| ())
+        })
+        .map_err(|_| {
+            CliError::usage(format!(
+                "invalid duration {duration:?} (e.g. 121s, 2m, 500ms)"
+            ))
+        })?;
+    let client = ctx.client()?;
+    let body =
+        crate::api::RequestBody::Form(vec![("Seconds", format!("{}", parsed.as_secs_f64()))]);
+    let response = client
+        .send(
+            reqwest::Method::POST,
+            "/trctl/clock/advance",
+            &[],
+            &body,
+            None,
+        )
+        .await?;
+    if !(200..300).contains(&response.status) {
+        let error = crate::api::ApiError::from_response(response.status, &response.body);
+        return Err(crate::api::Error::Api(Box::new(error)).into());
+    }
+    let value: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    match value.get("now").and_then(|v| v.as_str()) {
+        Some(now) => ctx.print_text(&format!("emulator time is now {now}\n")),
+        None => Ok(()),
     }
 }

@@ -46,6 +46,10 @@ pub struct Credentials {
 /// What the handlers share.
 #[derive(Debug)]
 pub struct App {
+    /// Where effects go (the runner).
+    pub effects: tokio::sync::mpsc::UnboundedSender<super::engine::Effect>,
+    /// Wakes the timer task when deadlines may have changed.
+    pub wake: tokio::sync::Notify,
     /// The engine; a `std` mutex because no lock is held across an `.await`.
     pub engine: Mutex<Engine>,
     /// The clock handlers read `now` from.
@@ -57,6 +61,81 @@ pub struct App {
 }
 
 impl App {
+    /// Apply a command now, hand its effects to the runner, and wake the timers.
+    pub fn apply(&self, command: Command) -> Result<super::engine::Outcome, EngineError> {
+        let now = self.clock.now();
+        let mut engine = self.lock();
+        let result = engine.apply(command, now);
+        // Dispatched under the lock, so effects keep the engine's order.
+        if let Ok(outcome) = &result {
+            self.dispatch(&outcome.effects);
+        }
+        result
+    }
+
+    fn dispatch(&self, effects: &[super::engine::Effect]) {
+        for effect in effects {
+            // The receiver lives as long as the server; a send can only fail after it stopped.
+            let _ = self.effects.send(effect.clone());
+        }
+        self.wake.notify_one();
+    }
+
+    /// When the next timer is due.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.lock().next_deadline()
+    }
+
+    /// The URL and form parameters to deliver `event` of `workspace`, if the workspace
+    /// has an event callback URL and its `EventsFilter` lets the event through.
+    pub fn event_callback(
+        &self,
+        workspace: &str,
+        event: &str,
+    ) -> Option<(String, Vec<(String, String)>)> {
+        let engine = self.lock();
+        let state = engine.state();
+        let ws = state.workspaces.get(workspace)?;
+        let url = ws.event_callback_url.clone()?;
+        let event = ws.events.get(event)?;
+        // An empty filter lets every event through (UNCONFIRMED, WIRE.md §7.5).
+        if let Some(filter) = ws.events_filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            if !filter
+                .split(',')
+                .any(|kind| kind.trim() == event.event_type)
+            {
+                return None;
+            }
+        }
+        let mut params = vec![
+            ("EventType".to_string(), event.event_type.clone()),
+            ("AccountSid".to_string(), state.account_sid.clone()),
+            ("WorkspaceSid".to_string(), ws.sid.clone()),
+            ("WorkspaceName".to_string(), ws.friendly_name.clone()),
+            ("EventDescription".to_string(), event.description.clone()),
+            ("ResourceType".to_string(), event.resource_type.clone()),
+            ("ResourceSid".to_string(), event.resource_sid.clone()),
+            (
+                "Timestamp".to_string(),
+                event.date.div_euclid(1000).to_string(),
+            ),
+            ("TimestampMs".to_string(), event.date.to_string()),
+            ("Sid".to_string(), event.sid.clone()),
+        ];
+        for (key, value) in &event.data {
+            let name = pascal_case(key);
+            if params.iter().any(|(existing, _)| existing == &name) {
+                continue;
+            }
+            let text = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            params.push((name, text));
+        }
+        Some((url, params))
+    }
+
     fn lock(&self) -> MutexGuard<'_, Engine> {
         // A panic while holding the lock would poison it; the state is still the last
         // consistent one (commands check before they change), so keep serving.
@@ -67,6 +146,19 @@ impl App {
 }
 
 type Shared = Arc<App>;
+
+/// `worker_activity_sid` → `WorkerActivitySid`, the callback parameter spelling.
+fn pascal_case(key: &str) -> String {
+    key.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
 
 /// The router for all TaskRouter v1 paths.
 pub fn router(app: Shared) -> Router {
@@ -210,6 +302,8 @@ pub fn router(app: Shared) -> Router {
             &format!("{ws}/CumulativeStatistics"),
             get(workspace_cumulative),
         )
+        .route("/trctl/clock", get(clock_now))
+        .route("/trctl/clock/advance", post(clock_advance))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
@@ -372,21 +466,25 @@ fn write(
 ) -> Response {
     let now = app.clock.now();
     let mut engine = app.lock();
-    match engine.apply(command, now) {
-        Ok(outcome) => match outcome.reply {
-            Reply::Deleted => StatusCode::NO_CONTENT.into_response(),
-            Reply::Created(sid) => match render(engine.state(), &sid, now) {
-                Ok(mut response) => {
-                    *response.status_mut() = StatusCode::CREATED;
-                    response
-                }
-                Err(err) => err.into_response(),
-            },
-            Reply::Updated(sid) => {
-                render(engine.state(), &sid, now).unwrap_or_else(|err| err.into_response())
+    let outcome = match engine.apply(command, now) {
+        Ok(outcome) => outcome,
+        Err(err) => return err.into_response(),
+    };
+    // Effects leave before the lock is released, so callbacks and events keep the
+    // order in which the engine produced them.
+    app.dispatch(&outcome.effects);
+    match outcome.reply {
+        Reply::Deleted => StatusCode::NO_CONTENT.into_response(),
+        Reply::Created(sid) => match render(engine.state(), &sid, now) {
+            Ok(mut response) => {
+                *response.status_mut() = StatusCode::CREATED;
+                response
             }
+            Err(err) => err.into_response(),
         },
-        Err(err) => err.into_response(),
+        Reply::Updated(sid) => {
+            render(engine.state(), &sid, now).unwrap_or_else(|err| err.into_response())
+        }
     }
 }
 
@@ -1542,4 +1640,48 @@ async fn worker_statistics(
         );
         Ok(json_response(StatusCode::OK, &body, None))
     })
+}
+
+// ---------------------------------------------------------------- emulator control (not Twilio's)
+
+fn clock_body(now: Millis) -> Value {
+    json!({"now_ms": now, "now": encode::date(now)})
+}
+
+async fn clock_now(AxumState(app): AxumState<Shared>) -> Response {
+    json_response(StatusCode::OK, &clock_body(app.clock.now()), None)
+}
+
+/// `POST /trctl/clock/advance` with `Seconds=…` (decimals allowed): moves a manual
+/// clock forward and fires whatever falls due.
+async fn clock_advance(AxumState(app): AxumState<Shared>, req: Req) -> Response {
+    let Some(manual) = app.clock.manual() else {
+        return error_response(
+            400,
+            20001,
+            "The emulator's clock is not manual (start it with --clock manual)",
+        );
+    };
+    let seconds = req
+        .form
+        .iter()
+        .chain(&req.query)
+        .rev()
+        .find(|(k, _)| k == "Seconds")
+        .map(|(_, v)| v.clone());
+    let Some(seconds) = seconds
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+    else {
+        return error_response(
+            400,
+            20001,
+            "Missing or invalid parameter Seconds (a non-negative number)",
+        );
+    };
+    let now = manual.advance((seconds * 1000.0).round() as Millis);
+    if let Err(err) = app.apply(Command::Tick) {
+        return err.into_response();
+    }
+    json_response(StatusCode::OK, &clock_body(now), None)
 }
