@@ -415,3 +415,34 @@ async fn events_are_logged_in_order_and_delivered_signed() {
     );
     assert!(first.headers.contains_key("x-twilio-signature"));
 }
+
+#[test]
+fn trctl_emulator_advance_moves_a_manual_clock() {
+    let emulator = EmulatorThread::manual();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("trctl")
+            .unwrap()
+            .env_clear()
+            .current_dir(dir.path())
+            .env("TRCTL_BASE_URL", &emulator.url)
+            .env("TWILIO_ACCOUNT_SID", common::EMULATOR_ACCOUNT)
+            .env("TWILIO_AUTH_TOKEN", EMULATOR_TOKEN)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["emulator", "advance", "2m"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The manual clock starts at 2023-11-14T22:13:20Z; two minutes later:
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "emulator time is now 2023-11-14T22:15:20Z\n"
+    );
+    let output = run(&["emulator", "advance", "soon"]);
+    assert_eq!(output.status.code(), Some(2));
+}
