@@ -10,6 +10,7 @@ emulator's base URL and leaves every other URL (e.g. the emulator's own
 """
 
 import asyncio
+import contextlib
 import datetime
 import importlib
 import inspect
@@ -143,15 +144,16 @@ def wire_checks():
 # ------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    """Start `trctl emulator --port 0`, read its base URL and credentials, stop it by PID."""
+@contextlib.contextmanager
+def running_emulator(extra_env=None):
+    """Run `trctl emulator --port 0`; yield its base URL and credentials; stop it by PID."""
     binary = trctl_bin()
     if not binary.is_file():
         pytest.fail(f"no trctl binary at {binary}: run `cargo build` or set TRCTL_BIN")
-    # The emulator would take credentials from TWILIO_* variables or a .env file in its
-    # working directory; give it neither, so it uses the development credentials.
+    # The emulator takes credentials from TWILIO_* variables or a .env file in its working
+    # directory: give it only what the test asks for, in an empty directory.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TRCTL_"))}
+    env.update(extra_env or {})
     workdir = tempfile.TemporaryDirectory(prefix="trctl-compat-")
     stderr = tempfile.TemporaryFile()
     proc = subprocess.Popen(
@@ -172,6 +174,7 @@ def emulator():
 
     threading.Thread(target=pump, daemon=True).start()
     printed = {}
+    exit_code = None
     try:
         while "TWILIO_AUTH_TOKEN" not in printed:
             try:
@@ -188,8 +191,6 @@ def emulator():
             if sep and key in ("TRCTL_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
                 printed[key] = value
         assert printed["TRCTL_BASE_URL"].startswith("http://127.0.0.1:")
-        assert printed["TWILIO_ACCOUNT_SID"] == "AC00000000000000000000000000000000"
-        assert printed["TWILIO_AUTH_TOKEN"] == "trctl-emulator-token"
         yield SimpleNamespace(
             base_url=printed["TRCTL_BASE_URL"],
             account_sid=printed["TWILIO_ACCOUNT_SID"],
@@ -197,18 +198,26 @@ def emulator():
             pid=proc.pid,
         )
     finally:
-        stopped_cleanly = None
-        if proc.poll() is None:
+        exit_code = proc.poll()
+        if exit_code is None:
             os.kill(proc.pid, signal.SIGTERM)
             try:
-                stopped_cleanly = proc.wait(timeout=10) == 0
+                exit_code = proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
-                stopped_cleanly = False
+                exit_code = "still running 10s after SIGTERM"
         stderr.close()
         workdir.cleanup()
-    assert stopped_cleanly, "the emulator did not exit 0 within 10s of SIGTERM"
+    assert exit_code == 0, f"the emulator did not stop cleanly on SIGTERM: {exit_code}"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with running_emulator() as running:
+        assert running.account_sid == "AC00000000000000000000000000000000"
+        assert running.auth_token == "trctl-emulator-token"
+        yield running
 
 
 def make_client(emulator, account_sid=None, token=None):
@@ -582,6 +591,9 @@ def test_statistics_endpoints(client):
 
     stats = w.statistics().fetch()
     assert stats.workspace_sid == q.ws.sid
+    # Dates nested in statistics objects stay strings for the library; check their format.
+    for key in ("start_time", "end_time"):
+        datetime.datetime.strptime(stats.cumulative[key], "%Y-%m-%dT%H:%M:%SZ")
     assert stats.realtime["total_tasks"] == 3
     assert stats.realtime["total_workers"] == 2
     assert stats.realtime["tasks_by_status"]["pending"] == 3
@@ -834,6 +846,50 @@ def test_wrong_credentials_give_401_20003(emulator):
     with pytest.raises(TwilioRestException) as raised:
         other_account.taskrouter.v1.workspaces.create(friendly_name="nope")
     assert (raised.value.status, raised.value.code) == (401, 20003)
+
+
+def test_api_key_credentials():
+    key, secret = "SK" + "5" * 32, "compat-api-secret"
+    with running_emulator({"TWILIO_API_KEY": key, "TWILIO_API_SECRET": secret}) as running:
+        # The library's API-key form: the key as username, the account SID beside it.
+        http = EmulatorHttpClient(running.base_url)
+        with_key = Client(key, secret, running.account_sid, http_client=http)
+        ws = with_key.taskrouter.v1.workspaces.create(friendly_name="Keyed")
+        assert with_key.taskrouter.v1.workspaces(ws.sid).fetch().friendly_name == "Keyed"
+        # The development token still works beside the key; a wrong secret does not.
+        token_client, _ = make_client(running)
+        assert [w.sid for w in token_client.taskrouter.v1.workspaces.list()] == [ws.sid]
+        wrong = Client(key, "wrong", running.account_sid, http_client=EmulatorHttpClient(running.base_url))
+        with pytest.raises(TwilioRestException) as raised:
+            wrong.taskrouter.v1.workspaces(ws.sid).fetch()
+        assert (raised.value.status, raised.value.code) == (401, 20003)
+
+
+def test_refused_state_changes_and_deletes(client):
+    q = build_quickstart(client)
+    w = q.w
+    task = w.tasks.create(task_queue_sid=q.spanish.sid, attributes="{}")
+    refusals = {
+        "wrap a pending task": lambda: w.tasks(task.sid).update(assignment_status="wrapping"),
+        "complete a pending task": lambda: w.tasks(task.sid).update(assignment_status="completed"),
+        "reserve by hand": lambda: w.tasks(task.sid).update(assignment_status="reserved"),
+        "unknown status": lambda: w.tasks(task.sid).update(assignment_status="bogus"),
+        "delete the default activity": lambda: w.activities(q.activities["Offline"].sid).delete(),
+        "delete a queue a workflow targets": lambda: w.task_queues(q.spanish.sid).delete(),
+        "duplicate queue name": lambda: w.task_queues.create(friendly_name="Spanish", target_workers="1==1"),
+        "bad target expression": lambda: w.task_queues.create(friendly_name="Bad", target_workers="languages HAS"),
+        "negative priority": lambda: w.tasks.create(task_queue_sid=q.spanish.sid, priority=-1),
+        "unknown activity": lambda: w.workers.create(friendly_name="Carol", activity_sid="WA" + "0" * 32),
+    }
+    for what, call in refusals.items():
+        with pytest.raises(TwilioRestException) as raised:
+            call()
+        assert (raised.value.status, raised.value.code) == (400, 20001), what
+    assert w.tasks(task.sid).fetch().assignment_status == "pending"
+    w.workers(q.bob.sid).update(activity_sid=q.on_break.sid)
+    with pytest.raises(TwilioRestException) as raised:
+        w.activities(q.on_break.sid).delete()
+    assert raised.value.status == 400 and q.bob.sid in raised.value.msg
 
 
 def test_invalid_attributes_give_400(client):
