@@ -797,12 +797,122 @@ def test_bulk_queue_real_time_statistics(client):
     assert by_queue[q.english.sid]["total_tasks"] == 0
 
 
-def test_reservation_lists_are_empty_without_routing(client):
-    q = build_quickstart(client)
-    task = q.w.tasks.create(task_queue_sid=q.spanish.sid, attributes="{}")
-    assert q.w.tasks(task.sid).reservations.list() == []
-    assert q.w.workers(q.alice.sid).reservations.list() == []
-    assert q.w.workers(q.alice.sid).reservations.list(reservation_status="pending") == []
+class CallbackReceiver:
+    """An assignment-callback endpoint on 127.0.0.1 that checks each request with the
+    library's RequestValidator and answers with `reply` (a dict, sent as JSON)."""
+
+    def __init__(self, auth_token: str):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qsl
+
+        from twilio.request_validator import RequestValidator
+
+        receiver = self
+        self.reply = {}
+        self.calls = []
+        validator = RequestValidator(auth_token)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                params = dict(parse_qsl(self.rfile.read(length).decode()))
+                url = f"http://{self.headers['Host']}{self.path}"
+                valid = validator.validate(url, params, self.headers.get("X-Twilio-Signature", ""))
+                receiver.calls.append((params, valid))
+                body = json.dumps(receiver.reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/assignment_callback"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(what, check, timeout=5.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_quickstart_lifecycle_accept_by_rest_then_by_instruction(emulator, client):
+    """Part 2 of the quickstart: a reservation accepted through the Reservations API,
+    then one accepted by the assignment callback's instruction."""
+    receiver = CallbackReceiver(emulator.auth_token)
+    try:
+        q = build_quickstart(client, name="Lifecycle")
+        q.w.workflows(q.workflow.sid).update(assignment_callback_url=receiver.url)
+        available = q.activities["Available"].sid
+        offline = q.activities["Offline"].sid
+
+        first = q.w.tasks.create(workflow_sid=q.workflow.sid, attributes=json.dumps({"selected_language": "es"}))
+        assert first.assignment_status == "pending"
+        q.w.workers(q.alice.sid).update(activity_sid=available)
+        params, valid = wait_for("the first assignment callback", lambda: receiver.calls[:1])[0]
+        assert valid, "RequestValidator accepts the emulator's signature"
+        assert (params["TaskSid"], params["WorkerSid"]) == (first.sid, q.alice.sid)
+        assert json.loads(params["TaskAttributes"]) == {"selected_language": "es"}
+        reservation = q.w.tasks(first.sid).reservations.list()[0]
+        assert reservation.reservation_status == "pending"
+        assert [r.sid for r in q.w.workers(q.alice.sid).reservations.list(reservation_status="pending")] == [reservation.sid]
+        accepted = q.w.tasks(first.sid).reservations(reservation.sid).update(reservation_status="accepted")
+        assert accepted.reservation_status == "accepted"
+        assert q.w.tasks(first.sid).fetch().assignment_status == "assigned"
+
+        q.w.workers(q.alice.sid).update(activity_sid=offline)
+        # A multitasking workspace gives each worker one slot per channel; Alice still
+        # holds the first task, so she needs a second slot for the second one.
+        channel = next(c for c in q.w.workers(q.alice.sid).worker_channels.list() if c.task_channel_unique_name == "default")
+        q.w.workers(q.alice.sid).worker_channels(channel.sid).update(capacity=2)
+        receiver.reply = {"instruction": "accept"}
+        second = q.w.tasks.create(workflow_sid=q.workflow.sid, attributes=json.dumps({"selected_language": "es"}))
+        q.w.workers(q.alice.sid).update(activity_sid=available)
+        wait_for("the second task to be assigned", lambda: q.w.tasks(second.sid).fetch().assignment_status == "assigned")
+        worker_view = q.w.workers(q.alice.sid).reservations.list(reservation_status="accepted")
+        assert {r.task_sid for r in worker_view} == {first.sid, second.sid}
+        assert all(valid for _, valid in receiver.calls) and len(receiver.calls) == 2
+
+        for task in (first, second):
+            done = q.w.tasks(task.sid).update(assignment_status="completed", reason="done")
+            assert done.assignment_status == "completed"
+        statuses = [r.reservation_status for r in q.w.tasks(second.sid).reservations.list()]
+        assert statuses == ["completed"]
+    finally:
+        receiver.close()
+
+
+def test_a_rejected_reservation_goes_to_the_next_worker(client):
+    q = build_quickstart(client, name="Reject")
+    available = q.activities["Available"].sid
+    q.w.workers(q.alice.sid).update(activity_sid=available)
+    task = q.w.tasks.create(workflow_sid=q.workflow.sid, attributes=json.dumps({"selected_language": "en"}))
+    reservation = q.w.tasks(task.sid).reservations.list()[0]
+    assert reservation.worker_sid == q.alice.sid
+    q.w.workers(q.bob.sid).update(activity_sid=available)
+    q.w.workers(q.alice.sid).reservations(reservation.sid).update(
+        reservation_status="rejected", worker_activity_sid=q.activities["Offline"].sid
+    )
+    reservations = q.w.tasks(task.sid).reservations.list()
+    assert [(r.worker_sid, r.reservation_status) for r in reservations] == [
+        (q.alice.sid, "rejected"),
+        (q.bob.sid, "pending"),
+    ]
+    assert q.w.workers(q.alice.sid).fetch().activity_name == "Offline"
 
 
 # ------------------------------------------------------------------ errors
@@ -940,5 +1050,4 @@ def test_if_match_mismatch_gives_412(client):
 def test_every_resource_type_was_checked_against_the_wire():
     """Runs last (file order): the wrapped classes that the tests above exercised."""
     unchecked = {cls.__name__ for cls in _resource_classes()} - set(WIRE_CHECKED)
-    # Reservations need routing, which the emulator's REST surface does not do yet.
-    assert unchecked == {"ReservationInstance"}, sorted(unchecked)
+    assert unchecked == set(), sorted(unchecked)
