@@ -1069,10 +1069,13 @@ impl Context<'_> {
                 })
                 .map(|t| t.sid.clone())
                 .collect();
-            for task in pending {
+                        for task in pending {
                 self.enter_workflow(workspace, &task);
             }
         }
+        // A new reservation timeout or callback URL changes nobody's eligibility, but a
+        // pass is cheap and keeps "routing re-runs on every change" simple to reason about.
+        self.route_all(workspace);
         Ok(Reply::Updated(sid.to_string()))
     }
 
