@@ -87,51 +87,91 @@ pub fn workflows<'a>(ws: &'a Workspace, params: &ListWorkflowParams) -> Listed<'
 
 /// Per-channel load of a worker, for expressions and the worker channel resource.
 pub fn channel_loads<'a>(ws: &'a Workspace, worker: &'a Worker) -> Vec<ChannelLoad<'a>> {
-    worker
-        .channels
-        .iter()
-        .map(|channel| {
-            let (assigned, occupied) = channel_counts(ws, worker, &channel.task_channel_sid);
-            ChannelLoad {
-                unique_name: ws
-                    .channels
-                    .get(&channel.task_channel_sid)
-                    .map_or("", |c| c.unique_name.as_str()),
-                configured_capacity: u32::try_from(channel.configured_capacity).unwrap_or(0),
-                assigned_tasks: assigned,
-                occupied,
-                available: channel.available,
-            }
-        })
-        .collect()
+    Loads::of(ws).channels(ws, worker)
 }
 
 /// (accepted, pending+accepted+wrapping) reservations of `worker` on a task channel.
 pub fn channel_counts(ws: &Workspace, worker: &Worker, task_channel_sid: &str) -> (u32, u32) {
-    let mut assigned = 0;
-    let mut occupied = 0;
-    for reservation in ws
-        .reservations
-        .iter()
-        .filter(|r| r.worker_sid == worker.sid)
-    {
-        let on_channel = ws
-            .tasks
-            .get(&reservation.task_sid)
-            .is_some_and(|t| t.task_channel_sid == task_channel_sid);
-        if !on_channel {
-            continue;
-        }
-        match reservation.status.as_str() {
-            "accepted" => {
-                assigned += 1;
-                occupied += 1;
+    Loads::of(ws).counts(&worker.sid, task_channel_sid)
+}
+
+/// Per-worker load from the live reservations (pending, accepted, wrapping), computed
+/// once per routing decision or listing.
+pub struct Loads {
+    /// (worker, task channel) → (accepted, pending+accepted+wrapping)
+    by_channel: std::collections::HashMap<(String, String), (u32, u32)>,
+    busy: std::collections::HashMap<String, u32>,
+}
+
+impl Loads {
+    /// Count the live reservations of `ws`.
+    pub fn of(ws: &Workspace) -> Loads {
+        let mut by_channel = std::collections::HashMap::new();
+        let mut busy = std::collections::HashMap::new();
+        for reservation in ws
+            .reservations
+            .iter()
+            .filter(|r| matches!(r.status.as_str(), "pending" | "accepted" | "wrapping"))
+        {
+            let Some(task) = ws.tasks.get(&reservation.task_sid) else {
+                continue;
+            };
+            let entry = by_channel
+                .entry((
+                    reservation.worker_sid.clone(),
+                    task.task_channel_sid.clone(),
+                ))
+                .or_insert((0, 0));
+            if reservation.status == "accepted" {
+                entry.0 += 1;
             }
-            "pending" | "wrapping" => occupied += 1,
-            _ => {}
+            entry.1 += 1;
+            *busy.entry(reservation.worker_sid.clone()).or_insert(0) += 1;
         }
+        Loads { by_channel, busy }
     }
-    (assigned, occupied)
+
+    /// Live reservations of a worker, any channel.
+    pub fn busy(&self, worker: &str) -> u32 {
+        self.busy.get(worker).copied().unwrap_or(0)
+    }
+
+    /// (accepted, occupied) of a worker on a task channel.
+    pub fn counts(&self, worker: &str, task_channel_sid: &str) -> (u32, u32) {
+        self.by_channel
+            .get(&(worker.to_string(), task_channel_sid.to_string()))
+            .copied()
+            .unwrap_or((0, 0))
+    }
+
+    /// A worker's channels as expressions see them.
+    pub fn channels<'a>(
+        &self,
+        ws: &'a Workspace,
+        worker: &'a Worker,
+    ) -> Vec<crate::expr::ChannelLoad<'a>> {
+        worker
+            .channels
+            .iter()
+            .map(|channel| {
+                let (assigned, occupied) = self
+                    .by_channel
+                    .get(&(worker.sid.clone(), channel.task_channel_sid.clone()))
+                    .copied()
+                    .unwrap_or((0, 0));
+                crate::expr::ChannelLoad {
+                    unique_name: ws
+                        .channels
+                        .get(&channel.task_channel_sid)
+                        .map_or("", |c| c.unique_name.as_str()),
+                    configured_capacity: u32::try_from(channel.configured_capacity).unwrap_or(0),
+                    assigned_tasks: assigned,
+                    occupied,
+                    available: channel.available,
+                }
+            })
+            .collect()
+    }
 }
 
 /// `floor((1 − occupied / capacity) × 100)`, 0 when the capacity is 0 (ROUTING.md §1.9.3).

@@ -1069,7 +1069,7 @@ impl Context<'_> {
                 })
                 .map(|t| t.sid.clone())
                 .collect();
-                        for task in pending {
+            for task in pending {
                 self.enter_workflow(workspace, &task);
             }
         }

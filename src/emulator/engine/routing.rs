@@ -8,6 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::query::Loads;
 use super::resources::{task_data, worker_data, Context};
 use super::state::{Deadline, Millis, Reservation, Routing, Task, Worker, Workspace};
 use super::{Effect, EngineError};
@@ -1235,72 +1236,5 @@ fn view<'a>(
         available: activity.is_some_and(|a| a.available),
         attributes: &worker.attributes_json,
         channels,
-    }
-}
-
-/// Per-worker load from the live reservations, computed once per routing decision.
-struct Loads {
-    /// (worker, task channel) → (accepted, pending+accepted+wrapping)
-    by_channel: std::collections::HashMap<(String, String), (u32, u32)>,
-    busy: std::collections::HashMap<String, u32>,
-}
-
-impl Loads {
-    fn of(ws: &Workspace) -> Loads {
-        let mut by_channel = std::collections::HashMap::new();
-        let mut busy = std::collections::HashMap::new();
-        for reservation in ws
-            .reservations
-            .iter()
-            .filter(|r| matches!(r.status.as_str(), "pending" | "accepted" | "wrapping"))
-        {
-            let Some(task) = ws.tasks.get(&reservation.task_sid) else {
-                continue;
-            };
-            let entry = by_channel
-                .entry((
-                    reservation.worker_sid.clone(),
-                    task.task_channel_sid.clone(),
-                ))
-                .or_insert((0, 0));
-            if reservation.status == "accepted" {
-                entry.0 += 1;
-            }
-            entry.1 += 1;
-            *busy.entry(reservation.worker_sid.clone()).or_insert(0) += 1;
-        }
-        Loads { by_channel, busy }
-    }
-
-    fn busy(&self, worker: &str) -> u32 {
-        self.busy.get(worker).copied().unwrap_or(0)
-    }
-
-    fn channels<'a>(
-        &self,
-        ws: &'a Workspace,
-        worker: &'a Worker,
-    ) -> Vec<crate::expr::ChannelLoad<'a>> {
-        worker
-            .channels
-            .iter()
-            .map(|channel| {
-                let (assigned, occupied) = self
-                    .by_channel
-                    .get(&(worker.sid.clone(), channel.task_channel_sid.clone()))
-                    .copied()
-                    .unwrap_or((0, 0));
-                crate::expr::ChannelLoad {
-                    unique_name: ws
-                        .channels
-                        .get(&channel.task_channel_sid)
-                        .map_or("", |c| c.unique_name.as_str()),
-                    configured_capacity: u32::try_from(channel.configured_capacity).unwrap_or(0),
-                    assigned_tasks: assigned,
-                    occupied,
-                    available: channel.available,
-                }
-            })
-            .collect()
     }
 }

@@ -1288,6 +1288,21 @@ enum Part {
     Cumulative,
 }
 
+impl Part {
+    /// The body's parts: both under their keys, or one spread at the top level.
+    fn select(
+        self,
+        realtime: impl FnOnce() -> Value,
+        cumulative: impl FnOnce() -> Value,
+    ) -> Vec<(&'static str, Value)> {
+        match self {
+            Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
+            Part::RealTime => vec![("", realtime())],
+            Part::Cumulative => vec![("", cumulative())],
+        }
+    }
+}
+
 fn stats_url(req: &Req) -> String {
     format!("{}{}", req.base, req.path)
 }
@@ -1298,11 +1313,7 @@ async fn workspace_stats(app: Shared, ws: String, req: Req, part: Part) -> Respo
         let window = stats_window(workspace, &req.query, now)?;
         let realtime = || Value::Object(stats::workspace_realtime(workspace, now, &window));
         let cumulative = || Value::Object(stats::cumulative(workspace, Scope::Workspace, &window));
-        let parts = match part {
-            Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
-            Part::RealTime => vec![("", realtime())],
-            Part::Cumulative => vec![("", cumulative())],
-        };
+        let parts = part.select(realtime, cumulative);
         Ok(json_response(
             StatusCode::OK,
             &envelope(state, workspace, None, parts, stats_url(&req)),
@@ -1348,11 +1359,7 @@ fn queue_parts(
             window,
         ))
     };
-    match part {
-        Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
-        Part::RealTime => vec![("", realtime())],
-        Part::Cumulative => vec![("", cumulative())],
-    }
+    part.select(realtime, cumulative)
 }
 
 async fn queue_stats(app: Shared, ws: String, sid: String, req: Req, part: Part) -> Response {
@@ -1536,11 +1543,7 @@ async fn workflow_stats(app: Shared, ws: String, sid: String, req: Req, part: Pa
             || Value::Object(stats::workflow_realtime(workspace, workflow, now, &window));
         let cumulative =
             || Value::Object(stats::cumulative(workspace, Scope::Workflow(&sid), &window));
-        let parts = match part {
-            Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
-            Part::RealTime => vec![("", realtime())],
-            Part::Cumulative => vec![("", cumulative())],
-        };
+        let parts = part.select(realtime, cumulative);
         Ok(json_response(
             StatusCode::OK,
             &envelope(
@@ -1583,11 +1586,7 @@ async fn workers_stats(app: Shared, ws: String, req: Req, part: Part) -> Respons
         let window = stats_window(workspace, &req.query, now)?;
         let realtime = || Value::Object(stats::workers_realtime(workspace));
         let cumulative = || Value::Object(stats::cumulative(workspace, Scope::Workers, &window));
-        let parts = match part {
-            Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
-            Part::RealTime => vec![("", realtime())],
-            Part::Cumulative => vec![("", cumulative())],
-        };
+        let parts = part.select(realtime, cumulative);
         Ok(json_response(
             StatusCode::OK,
             &envelope(state, workspace, None, parts, stats_url(&req)),
