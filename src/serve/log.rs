@@ -109,6 +109,12 @@ impl LogSink {
         }
     }
 
+    /// The drop counter, shared: readable after every sink is gone (a sink kept only to
+    /// read the count would keep the channel open).
+    pub fn dropped_counter(&self) -> Arc<AtomicU64> {
+        self.dropped.clone()
+    }
+
     /// How many records were dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
