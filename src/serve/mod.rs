@@ -7,9 +7,9 @@
 //! their bounded channel). This module wires them into an axum [`router`] and [`run`]s
 //! it on a pre-bound listener, so tests can use port 0.
 //!
-//! A request goes through named steps: route → read the body (≤ 64 KiB, else 413) →
-//! decode (400 if malformed) → verify the signature (403) → [`reply::decide`] → answer →
-//! log. The listener never prints (records go to a [`log::LogSink`]), never blocks a
+//! A request goes through named steps: route (404) → method (405) → read the body
+//! (≤ 64 KiB, else 413) → decode (400 if malformed) → verify the signature (403) →
+//! [`reply::decide`] → answer → log. The listener never prints (records go to a [`log::LogSink`]), never blocks a
 //! handler (the `--exec` child is awaited, not waited for), and never panics on input.
 
 pub mod callback;
@@ -233,12 +233,8 @@ enum Endpoint {
     Unknown,
 }
 
-async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
-    let started = Instant::now();
-    let (parts, body) = request.into_parts();
-    let path = parts.uri.path();
-    let config = &app.config;
-    let endpoint = if path == config.assignment_path {
+fn route(config: &ServeConfig, path: &str) -> Endpoint {
+    if path == config.assignment_path {
         Endpoint::Callback(CallbackKind::Assignment)
     } else if path == config.events_path {
         Endpoint::Callback(CallbackKind::Event)
@@ -246,93 +242,93 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
         Endpoint::Health
     } else {
         Endpoint::Unknown
-    };
-    let record = Pending {
-        app: &app,
-        started,
-        method: &parts.method,
-        path,
-    };
-    let kind = match endpoint {
+    }
+}
+
+/// A request turned away: answered `{"error": message}` and logged.
+struct Refusal {
+    status: StatusCode,
+    verified: Verification,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: String) -> Refusal {
+        Refusal {
+            status,
+            verified: Verification::Off,
+            message,
+        }
+    }
+}
+
+async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let config = &app.config;
+    let kind = match route(config, parts.uri.path()) {
+        Endpoint::Callback(kind) => kind,
         Endpoint::Health => {
             return json_response(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
         }
         Endpoint::Unknown => {
             let message = format!(
-                "no endpoint at {path} (callbacks go to {} and {})",
-                config.assignment_path, config.events_path
+                "no endpoint at {} (callbacks go to {} and {})",
+                parts.uri.path(),
+                config.assignment_path,
+                config.events_path
             );
-            return record.refuse("unknown", StatusCode::NOT_FOUND, Verification::Off, message);
+            let refusal = Refusal::new(StatusCode::NOT_FOUND, message);
+            return refuse(config, &parts, "unknown", started, refusal);
         }
-        Endpoint::Callback(kind) => kind,
     };
+    match answer(&app, kind, &parts, body, started).await {
+        Ok(response) => response,
+        Err(refusal) => {
+            let not_allowed = refusal.status == StatusCode::METHOD_NOT_ALLOWED;
+            let mut response = refuse(config, &parts, kind.as_str(), started, refusal);
+            if not_allowed {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            }
+            response
+        }
+    }
+}
+
+/// The steps of a callback: method → body (bounded) → parameters → signature →
+/// decision (and `--exec`) → reply → log record.
+async fn answer(
+    app: &App,
+    kind: CallbackKind,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    started: Instant,
+) -> Result<Response, Refusal> {
+    let config = &app.config;
     if parts.method != Method::POST && parts.method != Method::GET {
         let message = format!("method {} not allowed (use POST or GET)", parts.method);
-        let mut response = record.refuse(
-            kind.as_str(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            Verification::Off,
-            message,
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-        return response;
+        return Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, message));
     }
-
-    // Step 1: read the body, bounded.
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            let message = format!("body larger than {MAX_BODY} bytes (or cut short)");
-            return record.refuse(
-                kind.as_str(),
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Verification::Off,
-                message,
-            );
-        }
-    };
-
-    // Step 2: decode parameters: the query for GET, the body for POST.
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        let message = format!("body larger than {MAX_BODY} bytes (or cut short)");
+        Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+    })?;
     let is_json = is_json_body(&parts.headers);
-    let decoded = if parts.method == Method::GET {
-        callback::decode_form(parts.uri.query().unwrap_or("").as_bytes())
-    } else if is_json {
-        callback::decode_json(&bytes)
-    } else {
-        callback::decode_form(&bytes)
-    };
-    let params = match decoded {
-        Ok(params) => params,
-        Err(error) => {
-            return record.refuse(
-                kind.as_str(),
-                StatusCode::BAD_REQUEST,
-                Verification::Off,
-                error.to_string(),
-            )
-        }
-    };
-
-    // Step 3: the signature (WIRE.md §4).
+    let params = decode_params(parts, &bytes, is_json)
+        .map_err(|error| Refusal::new(StatusCode::BAD_REQUEST, error.to_string()))?;
     let verified = if config.verifies() {
-        match verify(&app, &parts, &bytes, &params, is_json) {
-            Ok(()) => Verification::Passed,
-            Err(message) => {
-                return record.refuse(
-                    kind.as_str(),
-                    StatusCode::FORBIDDEN,
-                    Verification::Failed,
-                    message,
-                )
-            }
-        }
+        verify(app, parts, &bytes, &params, is_json).map_err(|message| Refusal {
+            status: StatusCode::FORBIDDEN,
+            verified: Verification::Failed,
+            message,
+        })?;
+        Verification::Passed
     } else {
         Verification::Off
     };
 
-    // Step 4: decide, and for --exec run the command.
     let callback = Callback::new(kind, params);
     let (status, body, rule, error) = match reply::decide(&config.mode, &callback) {
         Decision::Reply { status, body, rule } => (status, body, rule, None),
@@ -349,13 +345,12 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let response = json_response(status, body.clone());
 
-    // Step 5: log.
     if let Some(sink) = &config.log {
         let take = |name: &str| callback.param(name).map(str::to_owned);
-        let entry = LogRecord {
+        sink.emit(LogRecord {
             kind: kind.as_str(),
-            method: record.method.to_string(),
-            path: record.path.to_string(),
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
             status: status.as_u16(),
             event_type: take("EventType"),
             reservation: take("ReservationSid"),
@@ -369,52 +364,54 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
             latency_ms: millis_since(started),
             verified,
             error,
-        };
-        sink.emit(entry);
+        });
     }
-    response
+    Ok(response)
 }
 
-/// A request being handled, for refusals that are logged.
-struct Pending<'a> {
-    app: &'a App,
+/// The parameters: the query string for GET, the body for POST (JSON or a form).
+fn decode_params(
+    parts: &axum::http::request::Parts,
+    body: &Bytes,
+    is_json: bool,
+) -> Result<Vec<(String, String)>, DecodeError> {
+    if parts.method == Method::GET {
+        callback::decode_form(parts.uri.query().unwrap_or("").as_bytes())
+    } else {
+        decode_body(body, is_json)
+    }
+}
+
+/// Answer a refusal and log it.
+fn refuse(
+    config: &ServeConfig,
+    parts: &axum::http::request::Parts,
+    kind: &'static str,
     started: Instant,
-    method: &'a Method,
-    path: &'a str,
-}
-
-impl Pending<'_> {
-    /// Answer `status` with `{"error": message}` and log it.
-    fn refuse(
-        &self,
-        kind: &'static str,
-        status: StatusCode,
-        verified: Verification,
-        message: String,
-    ) -> Response {
-        let body = Bytes::from(serde_json::json!({ "error": message }).to_string());
-        if let Some(sink) = &self.app.config.log {
-            sink.emit(LogRecord {
-                kind,
-                method: self.method.to_string(),
-                path: self.path.to_string(),
-                status: status.as_u16(),
-                event_type: None,
-                reservation: None,
-                task: None,
-                worker: None,
-                queue: None,
-                task_attributes: serde_json::Value::Null,
-                worker_attributes: serde_json::Value::Null,
-                reply: body.clone(),
-                rule: None,
-                latency_ms: millis_since(self.started),
-                verified,
-                error: Some(message),
-            });
-        }
-        json_response(status, body)
+    refusal: Refusal,
+) -> Response {
+    let body = Bytes::from(serde_json::json!({ "error": refusal.message }).to_string());
+    if let Some(sink) = &config.log {
+        sink.emit(LogRecord {
+            kind,
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            status: refusal.status.as_u16(),
+            event_type: None,
+            reservation: None,
+            task: None,
+            worker: None,
+            queue: None,
+            task_attributes: serde_json::Value::Null,
+            worker_attributes: serde_json::Value::Null,
+            reply: body.clone(),
+            rule: None,
+            latency_ms: millis_since(started),
+            verified: refusal.verified,
+            error: Some(refusal.message),
+        });
     }
+    json_response(refusal.status, body)
 }
 
 fn millis_since(started: Instant) -> f64 {
