@@ -717,3 +717,22 @@ fn binary_serve_logs_ndjson_and_stops_on_sigterm() {
         200
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn exec_mode_under_concurrent_load() {
+    let mode = Mode::Exec(ExecConfig {
+        command: r#"cat >/dev/null; echo '{"instruction":"accept"}'"#.into(),
+        timeout: Duration::from_secs(4),
+    });
+    let server = start(config(mode)).await;
+    let mut plan = plan(&server, CallbackKind::Assignment);
+    plan.count = 100;
+    plan.concurrency = 16;
+    let report = trigger::load(Arc::new(plan)).await.unwrap();
+    assert_eq!(
+        (report.passed, report.failed, report.errors),
+        (100, 0, 0),
+        "{report:?}"
+    );
+}

@@ -148,7 +148,13 @@ impl ServeConfig {
 struct App {
     config: ServeConfig,
     public_base: Option<String>,
+    /// Bounds the `--exec` children alive at once, so a burst of callbacks cannot
+    /// fork without limit; a callback waits for a slot within its time limit.
+    exec_slots: tokio::sync::Semaphore,
 }
+
+/// Most `--exec` children running at once.
+pub const MAX_EXEC_CHILDREN: usize = 64;
 
 /// The listener's router. Every path is dispatched by one handler, so paths from the
 /// configuration can never make axum's route table panic.
@@ -160,6 +166,7 @@ pub fn router(config: ServeConfig) -> axum::Router {
     let app = Arc::new(App {
         config,
         public_base,
+        exec_slots: tokio::sync::Semaphore::new(MAX_EXEC_CHILDREN),
     });
     axum::Router::new().fallback(handle).with_state(app)
 }
@@ -334,8 +341,7 @@ async fn answer(
         Decision::Reply { status, body, rule } => (status, body, rule, None),
         Decision::Exec => match &config.mode {
             Mode::Exec(exec_config) => {
-                let input = callback.to_exec_json().to_string().into_bytes();
-                let outcome = exec::run(exec_config, input).await;
+                let outcome = run_exec(app, exec_config, &callback).await;
                 (200, outcome.body, None, outcome.error)
             }
             // `decide` answers Exec only in exec mode.
@@ -367,6 +373,25 @@ async fn answer(
         });
     }
     Ok(response)
+}
+
+/// Run the `--exec` command once a slot is free; waiting counts against its time limit.
+async fn run_exec(app: &App, config: &reply::ExecConfig, callback: &Callback) -> exec::ExecOutcome {
+    let waited = Instant::now();
+    let Ok(Ok(_slot)) = tokio::time::timeout(config.timeout, app.exec_slots.acquire()).await else {
+        return exec::ExecOutcome {
+            body: Bytes::from_static(reply::EMPTY_OBJECT),
+            error: Some(format!(
+                "{MAX_EXEC_CHILDREN} --exec commands were already running for the whole time limit"
+            )),
+        };
+    };
+    let remaining = reply::ExecConfig {
+        command: config.command.clone(),
+        timeout: config.timeout.saturating_sub(waited.elapsed()),
+    };
+    let input = callback.to_exec_json().to_string().into_bytes();
+    exec::run(&remaining, input).await
 }
 
 /// The parameters: the query string for GET, the body for POST (JSON or a form).
