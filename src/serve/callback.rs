@@ -4,12 +4,11 @@
 //! Decoding is strict where TaskRouter's own encoder would never be sloppy (a `%` not
 //! followed by two hex digits, bytes that are not UTF-8) and lenient elsewhere (unknown
 //! keys are kept, attributes that are not JSON stay strings). Nothing here does I/O or
-//! reads the clock: [`Sample`] takes `now` and a random source from its caller.
+//! reads the clock: [`Sample`] takes `now` and a SID source from its caller.
 
-use std::fmt::Write as _;
-
-use rand::Rng;
 use serde_json::{Map, Value};
+
+use crate::emulator::engine::SidSource;
 
 /// Which endpoint a callback arrived at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -196,8 +195,9 @@ impl Callback {
 
 /// Builds the parameters of realistic callbacks, for `trctl trigger` and tests.
 ///
-/// Each call draws fresh SIDs (two uppercase letters + 32 hex digits, WIRE.md §0.3)
-/// except the account, which callers usually fix.
+/// Each call draws fresh SIDs from the given source (the emulator's [`SidSource`]:
+/// random ones for real use, counting ones for tests) except the account, which callers
+/// usually fix.
 #[derive(Debug, Clone)]
 pub struct Sample {
     /// `AccountSid` to send.
@@ -212,31 +212,21 @@ pub struct Sample {
     pub now_millis: u16,
 }
 
-/// A SID with `prefix` and 32 random hex digits.
-pub fn random_sid(prefix: &str, rng: &mut impl Rng) -> String {
-    let mut sid = String::with_capacity(34);
-    sid.push_str(prefix);
-    let bits: u128 = rng.gen();
-    // Writing to a String cannot fail.
-    let _ = write!(sid, "{bits:032x}");
-    sid
-}
-
 impl Sample {
     /// The twelve documented assignment-callback parameters (WIRE.md §5.2).
-    pub fn assignment(&self, rng: &mut impl Rng) -> Vec<(String, String)> {
+    pub fn assignment(&self, sids: &mut dyn SidSource) -> Vec<(String, String)> {
         let pairs = [
             ("AccountSid", self.account_sid.clone()),
-            ("WorkspaceSid", random_sid("WS", rng)),
-            ("WorkflowSid", random_sid("WW", rng)),
-            ("TaskQueueSid", random_sid("WQ", rng)),
-            ("WorkerSid", random_sid("WK", rng)),
+            ("WorkspaceSid", sids.next("WS")),
+            ("WorkflowSid", sids.next("WW")),
+            ("TaskQueueSid", sids.next("WQ")),
+            ("WorkerSid", sids.next("WK")),
             ("WorkerAttributes", self.worker_attributes.clone()),
-            ("TaskSid", random_sid("WT", rng)),
+            ("TaskSid", sids.next("WT")),
             ("TaskAttributes", self.task_attributes.clone()),
             ("TaskAge", "12".to_string()),
             ("TaskPriority", "0".to_string()),
-            ("ReservationSid", random_sid("WR", rng)),
+            ("ReservationSid", sids.next("WR")),
             // Epoch seconds [OBS] (WIRE.md §5.2).
             ("Timestamp", self.now_seconds.to_string()),
         ];
@@ -249,17 +239,17 @@ impl Sample {
     /// An event callback of `event_type`: the base parameters of WIRE.md §7.1 plus the
     /// field groups §7.2 lists for that type (§7.3). Types it does not know get the base
     /// parameters only.
-    pub fn event(&self, event_type: &str, rng: &mut impl Rng) -> Vec<(String, String)> {
+    pub fn event(&self, event_type: &str, sids: &mut dyn SidSource) -> Vec<(String, String)> {
         let mut params: Vec<(String, String)> = Vec::with_capacity(40);
         let mut add = |key: &str, value: String| params.push((key.to_string(), value));
-        let task_sid = random_sid("WT", rng);
-        let worker_sid = random_sid("WK", rng);
-        let reservation_sid = random_sid("WR", rng);
-        let queue_sid = random_sid("WQ", rng);
-        let workflow_sid = random_sid("WW", rng);
-        let activity_sid = random_sid("WA", rng);
-        let channel_sid = random_sid("TC", rng);
-        let workspace_sid = random_sid("WS", rng);
+        let task_sid = sids.next("WT");
+        let worker_sid = sids.next("WK");
+        let reservation_sid = sids.next("WR");
+        let queue_sid = sids.next("WQ");
+        let workflow_sid = sids.next("WW");
+        let activity_sid = sids.next("WA");
+        let channel_sid = sids.next("TC");
+        let workspace_sid = sids.next("WS");
         let family = event_type.split('.').next().unwrap_or(event_type);
         let (resource_type, resource_sid) = match family {
             "reservation" => ("reservation", reservation_sid.clone()),
@@ -287,7 +277,7 @@ impl Sample {
             "TimestampMs",
             format!("{}{:03}", self.now_seconds, self.now_millis),
         );
-        add("Sid", random_sid("EV", rng));
+        add("Sid", sids.next("EV"));
 
         let with_task = matches!(family, "reservation" | "task")
             || matches!(
@@ -326,7 +316,7 @@ impl Sample {
             add("WorkerActivityName", "Available".to_string());
             add("WorkerVersion", "1".to_string());
             if event_type == "worker.activity.update" {
-                add("WorkerPreviousActivitySid", random_sid("WA", rng));
+                add("WorkerPreviousActivitySid", sids.next("WA"));
                 add("WorkerPreviousActivityName", "Offline".to_string());
                 add("WorkerTimeInPreviousActivity", "42".to_string());
                 add("WorkerTimeInPreviousActivityMs", "42000".to_string());
@@ -366,7 +356,8 @@ impl Sample {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+    use crate::api::sid::is_any_sid;
+    use crate::emulator::engine::CountingSids;
 
     #[test]
     fn form_decoding_table() {
@@ -436,16 +427,10 @@ mod tests {
         }
     }
 
-    fn is_sid(value: &str) -> bool {
-        value.len() == 34
-            && value[..2].bytes().all(|b| b.is_ascii_uppercase())
-            && value[2..].bytes().all(|b| b.is_ascii_hexdigit())
-    }
-
     #[test]
     fn assignment_sample_has_the_twelve_documented_keys() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let params = sample().assignment(&mut rng);
+        let mut sids = CountingSids::default();
+        let params = sample().assignment(&mut sids);
         let keys: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
@@ -466,16 +451,16 @@ mod tests {
         );
         for (key, value) in &params {
             if key.ends_with("Sid") {
-                assert!(is_sid(value), "{key}={value}");
+                assert!(is_any_sid(value), "{key}={value}");
             }
         }
     }
 
     #[test]
     fn event_samples_carry_their_groups() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut sids = CountingSids::default();
         let has = |params: &[(String, String)], key: &str| params.iter().any(|(k, _)| k == key);
-        let reservation = sample().event("reservation.created", &mut rng);
+        let reservation = sample().event("reservation.created", &mut sids);
         for key in [
             "EventType",
             "AccountSid",
@@ -495,10 +480,10 @@ mod tests {
         ] {
             assert!(has(&reservation, key), "reservation.created lacks {key}");
         }
-        let activity = sample().event("activity.created", &mut rng);
+        let activity = sample().event("activity.created", &mut sids);
         assert!(has(&activity, "ActivityAvailable"));
         assert!(!has(&activity, "TaskSid"));
-        let failed = sample().event("reservation.failed", &mut rng);
+        let failed = sample().event("reservation.failed", &mut sids);
         assert!(!has(&failed, "WorkerSid"));
         let ms = reservation
             .iter()

@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 
 use crate::cli::error::{EXIT_API, EXIT_NETWORK};
 use crate::cli::{CliError, Ctx};
-use crate::serve::callback::{random_sid, CallbackKind, Sample};
+use crate::emulator::engine::{RandomSids, SidSource};
+use crate::serve::callback::{CallbackKind, Sample};
 use crate::serve::reply::{check_reply, ReplyReport, Verdict};
 use crate::serve::signature;
 
@@ -114,7 +115,7 @@ impl Plan {
             url: url.to_string(),
             auth_token: crate::api::Secret::new(auth_token),
             sample: Sample {
-                account_sid: random_sid("AC", &mut rand::thread_rng()),
+                account_sid: RandomSids.next("AC"),
                 task_attributes: r#"{"type":"support","selected_language":"en"}"#.into(),
                 worker_attributes: r#"{"contact_uri":"client:alice"}"#.into(),
                 now_seconds,
@@ -130,10 +131,10 @@ impl Plan {
 
     /// One callback's parameters: fresh SIDs, then the `-F` fields.
     pub fn params(&self) -> Vec<(String, String)> {
-        let mut rng = rand::thread_rng();
+        let mut sids = RandomSids;
         let mut params = match self.kind {
-            CallbackKind::Assignment => self.sample.assignment(&mut rng),
-            CallbackKind::Event => self.sample.event(&self.event_type, &mut rng),
+            CallbackKind::Assignment => self.sample.assignment(&mut sids),
+            CallbackKind::Event => self.sample.event(&self.event_type, &mut sids),
         };
         if !self.fields.is_empty() {
             params.retain(|(key, _)| !self.fields.iter().any(|(name, _)| name == key));
