@@ -29,7 +29,7 @@ pub enum Verification {
 /// What happened to one request.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogRecord {
-    /// `assignment`, `event`, `healthz` or `unknown` (no such path).
+    /// `assignment`, `event`, or `unknown` (no such path; `/healthz` is not logged).
     pub kind: &'static str,
     /// `GET` or `POST` (or whatever was sent).
     pub method: String,
