@@ -4,6 +4,9 @@
 //! - [`api`]: the typed REST client and resource models (no printing, no env).
 //! - [`expr`]: TaskRouter's expression language (pure).
 //! - [`workflow`]: workflow configuration documents and routing evaluation (pure, uses `expr`).
+//! - [`serve`]: the callback listener behind `trctl serve` (signatures, instructions,
+//!   rules); emits log records, never prints.
+//! - [`emulator`]: the local TaskRouter emulator.
 //! - [`cli`]: the clap command tree and output rendering; the only room that prints.
 #![warn(missing_docs)]
 

@@ -81,6 +81,11 @@ pub enum Command {
     Completions(cmd::completions::CompletionsArgs),
     /// Run the local TaskRouter emulator (REST API in memory, Twilio's wire format).
     Emulator(cmd::emulator::EmulatorArgs),
+    /// Answer TaskRouter's assignment and event callbacks locally (checks signatures).
+    Serve(cmd::serve::ServeArgs),
+    /// Send a signed assignment or event callback to a URL and judge the reply as
+    /// TaskRouter would (one request, or a load test with --count).
+    Trigger(cmd::trigger::TriggerArgs),
 }
 
 /// What every command gets: the global flags, the renderer and standard output.
@@ -237,6 +242,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             CliError::from_exit_code(code)
         }
         Command::Emulator(args) => cmd::emulator::run(&mut ctx, args).await,
+        Command::Serve(args) => cmd::serve::run(&mut ctx, args).await,
+        Command::Trigger(args) => cmd::trigger::run(&mut ctx, args).await,
     };
     let flushed = ctx.out.flush();
     result?;

@@ -1,0 +1,552 @@
+//! What to answer a callback ([`decide`]) and how TaskRouter would judge an answer
+//! ([`check_reply`]). Both are pure: no I/O, no clock (elapsed time is passed in).
+//!
+//! [`decide`] does not run `--exec` commands (it says [`Decision::Exec`] and the
+//! listener runs them, see [`super::exec`]) and does not check signatures.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use serde_json::Value;
+
+use super::callback::{Callback, CallbackKind};
+use super::instruction::{Instruction, RuleSet, INSTRUCTION_NAMES};
+use crate::expr::WorkerView;
+
+/// The `{}` reply: "no instruction" (WIRE.md §5.3).
+pub const EMPTY_OBJECT: &[u8] = b"{}";
+
+/// How assignment callbacks are answered.
+#[derive(Debug, Clone, Default)]
+pub enum Mode {
+    /// Always `{}`: the app accepts or rejects later through the REST API.
+    #[default]
+    Empty,
+    /// Always this instruction.
+    Fixed(FixedReply),
+    /// The first matching rule's instruction, else `{}`.
+    Rules(RuleSet),
+    /// Whatever a shell command prints.
+    Exec(ExecConfig),
+}
+
+/// A fixed instruction and its body, serialised once.
+#[derive(Debug, Clone)]
+pub struct FixedReply {
+    /// The instruction.
+    pub instruction: Instruction,
+    /// Its JSON body.
+    pub body: Bytes,
+}
+
+impl FixedReply {
+    /// Serialise `instruction` once for every reply.
+    pub fn new(instruction: Instruction) -> FixedReply {
+        let body = Bytes::from(instruction.to_json_bytes());
+        FixedReply { instruction, body }
+    }
+}
+
+/// `--exec`: the command and its time limit.
+#[derive(Debug, Clone)]
+pub struct ExecConfig {
+    /// Run with `sh -c`.
+    pub command: String,
+    /// Killed after this long; TaskRouter waits 5 s (WIRE.md §5.3), so the default is 4 s.
+    pub timeout: Duration,
+}
+
+/// Default time limit of `--exec` commands: under TaskRouter's 5 s (WIRE.md §5.3).
+pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The answer to a callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Answer now with this status and JSON body (empty for 204).
+    Reply {
+        /// HTTP status.
+        status: u16,
+        /// JSON body (`Content-Type: application/json` in every case).
+        body: Bytes,
+        /// Index of the rule that matched, in rules mode.
+        rule: Option<usize>,
+    },
+    /// Run the `--exec` command and answer with what it prints.
+    Exec,
+}
+
+impl Decision {
+    fn reply(status: u16, body: Bytes) -> Decision {
+        Decision::Reply {
+            status,
+            body,
+            rule: None,
+        }
+    }
+}
+
+/// Decide the answer to `callback` in `mode`.
+///
+/// Event callbacks get 204 whatever the mode (WIRE.md §7.1). Assignment callbacks get
+/// 200 and a JSON object: `{}` or an instruction (WIRE.md §5.3).
+pub fn decide(mode: &Mode, callback: &Callback) -> Decision {
+    if callback.kind == CallbackKind::Event {
+        return Decision::reply(204, Bytes::new());
+    }
+    match mode {
+        Mode::Empty => Decision::reply(200, Bytes::from_static(EMPTY_OBJECT)),
+        Mode::Fixed(fixed) => Decision::reply(200, fixed_body(fixed, callback)),
+        Mode::Rules(rules) => {
+            let worker = WorkerView {
+                sid: callback.param("WorkerSid").unwrap_or(""),
+                friendly_name: callback.param("WorkerName").unwrap_or(""),
+                activity_sid: callback.param("WorkerActivitySid").unwrap_or(""),
+                activity_name: callback.param("WorkerActivityName").unwrap_or(""),
+                // Not in the documented parameters (WIRE.md §5.2); the worker was just
+                // reserved, so it was available.
+                available: true,
+                attributes: &callback.worker_attributes,
+                channels: &[],
+            };
+            match rules.first_match(&callback.task_attributes, &worker) {
+                Some((index, rule)) => Decision::Reply {
+                    status: 200,
+                    body: rule.body.clone(),
+                    rule: Some(index),
+                },
+                None => Decision::reply(200, Bytes::from_static(EMPTY_OBJECT)),
+            }
+        }
+        Mode::Exec(_) => Decision::Exec,
+    }
+}
+
+/// A fixed `redirect` without a `call_sid` takes the task attribute `call_sid` (set by
+/// the voice integration, WIRE.md §6.4) of each callback; everything else is fixed.
+fn fixed_body(fixed: &FixedReply, callback: &Callback) -> Bytes {
+    if let Instruction::Redirect(redirect) = &fixed.instruction {
+        if redirect.call_sid.is_empty() {
+            if let Some(call_sid) = callback
+                .task_attributes
+                .get("call_sid")
+                .and_then(Value::as_str)
+            {
+                let mut filled = redirect.clone();
+                filled.call_sid = call_sid.to_string();
+                return Bytes::from(Instruction::Redirect(filled).to_json_bytes());
+            }
+        }
+    }
+    fixed.body.clone()
+}
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// As TaskRouter wants it.
+    Pass,
+    /// Accepted, but not what the docs recommend.
+    Warn,
+    /// TaskRouter would ignore the reply (or raise an alert).
+    Fail,
+}
+
+/// One finding about a reply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    /// Short name: `status`, `time`, `content-type`, `json`, `instruction`.
+    pub check: &'static str,
+    /// Outcome.
+    pub verdict: Verdict,
+    /// One lowercase sentence.
+    pub message: String,
+}
+
+/// Everything [`check_reply`] found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReplyReport {
+    /// Findings in order.
+    pub checks: Vec<Check>,
+    /// The instruction TaskRouter would carry out, if any.
+    pub instruction: Option<String>,
+}
+
+impl ReplyReport {
+    /// No finding failed.
+    pub fn ok(&self) -> bool {
+        self.checks
+            .iter()
+            .all(|check| check.verdict != Verdict::Fail)
+    }
+
+    /// The first failing finding.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks
+            .iter()
+            .find(|check| check.verdict == Verdict::Fail)
+    }
+}
+
+/// Time TaskRouter waits for an assignment-callback reply (WIRE.md §5.3).
+pub const ASSIGNMENT_LIMIT: Duration = Duration::from_secs(5);
+/// Time TaskRouter waits for an event-callback reply (WIRE.md §7.1).
+pub const EVENT_LIMIT: Duration = Duration::from_secs(15);
+
+/// Judge a reply the way TaskRouter would (WIRE.md §5.3 for assignments, §7.1 for
+/// events). `content_type` is the header's value as received.
+pub fn check_reply(
+    kind: CallbackKind,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    elapsed: Duration,
+) -> ReplyReport {
+    let mut checks = Vec::with_capacity(5);
+    let mut push = |check: &'static str, verdict: Verdict, message: String| {
+        checks.push(Check {
+            check,
+            verdict,
+            message,
+        })
+    };
+    let limit = match kind {
+        CallbackKind::Assignment => ASSIGNMENT_LIMIT,
+        CallbackKind::Event => EVENT_LIMIT,
+    };
+    let millis = elapsed.as_millis();
+    if elapsed <= limit {
+        push(
+            "time",
+            Verdict::Pass,
+            format!("answered in {millis} ms (limit {} ms)", limit.as_millis()),
+        );
+    } else {
+        push(
+            "time",
+            Verdict::Fail,
+            format!(
+                "answered in {millis} ms, over TaskRouter's {} ms limit: the reply is ignored",
+                limit.as_millis()
+            ),
+        );
+    }
+    if kind == CallbackKind::Event {
+        match status {
+            204 => push(
+                "status",
+                Verdict::Pass,
+                "status 204 No Content, as documented".into(),
+            ),
+            200..=299 => push(
+                "status",
+                Verdict::Warn,
+                format!("status {status}: accepted, but the docs ask for 204 No Content"),
+            ),
+            _ => push(
+                "status",
+                Verdict::Fail,
+                format!("status {status}: not 2xx (what TaskRouter then does is unconfirmed)"),
+            ),
+        }
+        return ReplyReport {
+            checks,
+            instruction: None,
+        };
+    }
+    match status {
+        200 => push("status", Verdict::Pass, "status 200".into()),
+        201..=299 => push(
+            "status",
+            Verdict::Warn,
+            format!("status {status}: TaskRouter documents 200 (other 2xx unconfirmed)"),
+        ),
+        _ => {
+            push("status", Verdict::Fail, format!("status {status}: not 200, so TaskRouter ignores the reply and calls the fallback URL"));
+            return ReplyReport {
+                checks,
+                instruction: None,
+            };
+        }
+    }
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() {
+        push("instruction", Verdict::Pass, "empty body: no instruction; accept or reject later via REST before the reservation times out".into());
+        return ReplyReport {
+            checks,
+            instruction: None,
+        };
+    }
+    let is_json_type = content_type.is_some_and(|value| {
+        value
+            .split(';')
+            .next()
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if is_json_type {
+        push(
+            "content-type",
+            Verdict::Pass,
+            "content type application/json".into(),
+        );
+    } else {
+        push(
+            "content-type",
+            Verdict::Fail,
+            format!(
+                "content type {} is not application/json: error 40000, no instruction carried out",
+                content_type.unwrap_or("(none)")
+            ),
+        );
+    }
+    let object = match serde_json::from_slice::<Value>(trimmed) {
+        Ok(Value::Object(map)) => {
+            push("json", Verdict::Pass, "body is a JSON object".into());
+            map
+        }
+        Ok(Value::String(_)) => {
+            push(
+                "json",
+                Verdict::Fail,
+                "body is a JSON string (escaped JSON?): warning 40001, no instruction carried out"
+                    .into(),
+            );
+            return ReplyReport {
+                checks,
+                instruction: None,
+            };
+        }
+        Ok(_) => {
+            push(
+                "json",
+                Verdict::Fail,
+                "body is JSON but not an object: warning 40001, no instruction carried out".into(),
+            );
+            return ReplyReport {
+                checks,
+                instruction: None,
+            };
+        }
+        Err(err) => {
+            push(
+                "json",
+                Verdict::Fail,
+                format!("body is not JSON ({err}): warning 40001, no instruction carried out"),
+            );
+            return ReplyReport {
+                checks,
+                instruction: None,
+            };
+        }
+    };
+    let instruction = match object.get("instruction") {
+        None if object.is_empty() => {
+            push("instruction", Verdict::Pass, "`{}`: no instruction; accept or reject later via REST before the reservation times out".into());
+            None
+        }
+        None => {
+            push(
+                "instruction",
+                Verdict::Warn,
+                "no `instruction` key: warning 40005, treated as no instruction".into(),
+            );
+            None
+        }
+        Some(Value::String(name)) if INSTRUCTION_NAMES.contains(&name.as_str()) => {
+            match Instruction::from_value(&Value::Object(object.clone())) {
+                Ok(parsed) => {
+                    push(
+                        "instruction",
+                        Verdict::Pass,
+                        format!("instruction `{name}` is known and complete"),
+                    );
+                    if let Instruction::Reject(reject) = &parsed {
+                        if reject.activity_sid.is_none() {
+                            push("instruction", Verdict::Warn, "`reject` without `activity_sid`: the worker keeps its activity and may be offered the task again".into());
+                        }
+                    }
+                }
+                // Unknown extra keys or a missing required key: TaskRouter's handling of
+                // either is not documented; report it without failing on extras.
+                Err(message) if message.starts_with("unknown key") => {
+                    push(
+                        "instruction",
+                        Verdict::Warn,
+                        format!("{message} (TaskRouter may ignore it)"),
+                    );
+                }
+                Err(message) => {
+                    push(
+                        "instruction",
+                        Verdict::Fail,
+                        format!("instruction `{name}` is incomplete: {message}"),
+                    );
+                }
+            }
+            Some(name.clone())
+        }
+        Some(other) => {
+            push(
+                "instruction",
+                Verdict::Fail,
+                format!(
+                    "unknown instruction {other} (expected one of {})",
+                    INSTRUCTION_NAMES.join(", ")
+                ),
+            );
+            None
+        }
+    };
+    ReplyReport {
+        checks,
+        instruction,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::instruction::Reject;
+
+    fn assignment(task_attributes: &str) -> Callback {
+        Callback::new(
+            CallbackKind::Assignment,
+            vec![
+                ("TaskAttributes".into(), task_attributes.into()),
+                ("WorkerAttributes".into(), r#"{"level":3}"#.into()),
+                ("WorkerSid".into(), "WK1".into()),
+            ],
+        )
+    }
+
+    fn body_of(decision: &Decision) -> &[u8] {
+        match decision {
+            Decision::Reply { body, .. } => body,
+            Decision::Exec => b"<exec>",
+        }
+    }
+
+    #[test]
+    fn events_get_204_in_every_mode() {
+        let event = Callback::new(CallbackKind::Event, vec![]);
+        for mode in [
+            Mode::Empty,
+            Mode::Fixed(FixedReply::new(Instruction::Accept)),
+        ] {
+            assert_eq!(decide(&mode, &event), Decision::reply(204, Bytes::new()));
+        }
+    }
+
+    #[test]
+    fn modes_decide_assignment_replies() {
+        let callback = assignment(r#"{"selected_language":"es","call_sid":"CA9"}"#);
+        assert_eq!(body_of(&decide(&Mode::Empty, &callback)), b"{}");
+        let reject = FixedReply::new(Instruction::Reject(Reject {
+            activity_sid: Some("WA1".into()),
+        }));
+        assert_eq!(
+            body_of(&decide(&Mode::Fixed(reject), &callback)),
+            br#"{"instruction":"reject","activity_sid":"WA1"}"#
+        );
+        let redirect =
+            FixedReply::new(Instruction::Redirect(crate::serve::instruction::Redirect {
+                call_sid: String::new(),
+                url: "https://a.test/t".into(),
+                accept: None,
+            }));
+        assert_eq!(
+            body_of(&decide(&Mode::Fixed(redirect), &callback)),
+            br#"{"instruction":"redirect","call_sid":"CA9","url":"https://a.test/t"}"#
+        );
+        let rules = RuleSet::parse(
+            r#"[{"when":"task.selected_language == \"es\"","instruction":{"instruction":"accept"}},
+                {"when":"worker.level > 5","instruction":{"instruction":"reject"}}]"#,
+        )
+        .unwrap();
+        let mode = Mode::Rules(rules);
+        let decision = decide(&mode, &callback);
+        assert_eq!(body_of(&decision), br#"{"instruction":"accept"}"#);
+        assert!(matches!(
+            decision,
+            Decision::Reply {
+                rule: Some(0),
+                status: 200,
+                ..
+            }
+        ));
+        let english = assignment(r#"{"selected_language":"en"}"#);
+        assert_eq!(body_of(&decide(&mode, &english)), b"{}");
+        let exec = Mode::Exec(ExecConfig {
+            command: "true".into(),
+            timeout: DEFAULT_EXEC_TIMEOUT,
+        });
+        assert_eq!(decide(&exec, &callback), Decision::Exec);
+    }
+
+    fn verdicts(report: &ReplyReport) -> Vec<(&'static str, Verdict)> {
+        report.checks.iter().map(|c| (c.check, c.verdict)).collect()
+    }
+
+    /// (status, content type, body, elapsed, passes?)
+    type Case<'a> = (u16, Option<&'a str>, &'a [u8], Duration, bool);
+
+    #[test]
+    fn assignment_reply_checks() {
+        use Verdict::*;
+        let fast = Duration::from_millis(3);
+        let json = Some("application/json; charset=utf-8");
+        let a = CallbackKind::Assignment;
+        let report = check_reply(a, 200, json, br#"{"instruction":"accept"}"#, fast);
+        assert!(report.ok());
+        assert_eq!(report.instruction.as_deref(), Some("accept"));
+        let table: [Case; 10] = [
+            (200, json, b"{}", fast, true),
+            (200, None, b"", fast, true),
+            (
+                200,
+                Some("text/html"),
+                br#"{"instruction":"accept"}"#,
+                fast,
+                false,
+            ),
+            (200, json, b"accept", fast, false),
+            (200, json, br#""{\"instruction\":\"accept\"}""#, fast, false),
+            (200, json, br#"{"instruction":"teleport"}"#, fast, false),
+            (
+                200,
+                json,
+                br#"{"instruction":"call","from":"+1"}"#,
+                fast,
+                false,
+            ),
+            (500, json, b"{}", fast, false),
+            (200, json, b"{}", Duration::from_millis(5001), false),
+            (200, json, br#"{"note":"x"}"#, fast, true),
+        ];
+        for (status, content_type, body, elapsed, ok) in table {
+            let report = check_reply(a, status, content_type, body, elapsed);
+            assert_eq!(
+                report.ok(),
+                ok,
+                "{status} {content_type:?} {:?}: {report:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let warned = check_reply(a, 200, json, br#"{"instruction":"reject"}"#, fast);
+        assert!(verdicts(&warned).contains(&("instruction", Warn)));
+    }
+
+    #[test]
+    fn event_reply_checks() {
+        let e = CallbackKind::Event;
+        let fast = Duration::from_millis(1);
+        assert!(
+            verdicts(&check_reply(e, 204, None, b"", fast)).contains(&("status", Verdict::Pass))
+        );
+        assert!(
+            verdicts(&check_reply(e, 200, None, b"ok", fast)).contains(&("status", Verdict::Warn))
+        );
+        assert!(!check_reply(e, 404, None, b"", fast).ok());
+        assert!(check_reply(e, 204, None, b"", Duration::from_secs(14)).ok());
+    }
+}
