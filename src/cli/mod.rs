@@ -79,6 +79,8 @@ pub enum Command {
     Expr(cmd::expr::ExprCommand),
     /// Print a shell completion script.
     Completions(cmd::completions::CompletionsArgs),
+    /// The TaskRouter quickstart as a walkthrough: on an in-process emulator by default.
+    Quickstart(cmd::quickstart::QuickstartArgs),
     /// Run the local TaskRouter emulator (REST API in memory, Twilio's wire format).
     Emulator(cmd::emulator::EmulatorArgs),
     /// Answer TaskRouter's assignment and event callbacks locally (checks signatures).
@@ -242,6 +244,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             CliError::from_exit_code(code)
         }
         Command::Emulator(args) => cmd::emulator::run(&mut ctx, args).await,
+        Command::Quickstart(args) => cmd::quickstart::run(&mut ctx, args).await,
         Command::Serve(args) => cmd::serve::run(&mut ctx, args).await,
         Command::Trigger(args) => cmd::trigger::run(&mut ctx, args).await,
     };

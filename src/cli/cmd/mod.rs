@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod event;
 pub mod expr;
 pub mod queue;
+pub mod quickstart;
 pub mod reservation;
 pub mod serve;
 pub mod stats;
