@@ -776,6 +776,21 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn check_invariants(w: &World) -> Result<(), String> {
     let ws = w.state();
+    if !ws.index_is_consistent() {
+        return Err("the pending-task index does not match the pending tasks".into());
+    }
+    let active: Vec<&str> = ws
+        .reservations
+        .iter()
+        .filter(|r| matches!(r.status.as_str(), "pending" | "accepted" | "wrapping"))
+        .map(|r| r.sid.as_str())
+        .collect();
+    if active.len() != ws.active.len() || active.iter().any(|sid| !ws.active.contains(*sid)) {
+        return Err(format!(
+            "active reservations {active:?} but the set holds {:?}",
+            ws.active
+        ));
+    }
     for worker in ws.workers.iter() {
         for channel in &worker.channels {
             let held = ws

@@ -101,6 +101,8 @@ pub struct Loads {
     /// (worker, task channel) → (accepted, pending+accepted+wrapping)
     by_channel: std::collections::HashMap<(String, String), (u32, u32)>,
     busy: std::collections::HashMap<String, u32>,
+    /// task → workers with a pending reservation for it
+    holders: std::collections::HashMap<String, Vec<String>>,
 }
 
 impl Loads {
@@ -108,11 +110,9 @@ impl Loads {
     pub fn of(ws: &Workspace) -> Loads {
         let mut by_channel = std::collections::HashMap::new();
         let mut busy = std::collections::HashMap::new();
-        for reservation in ws
-            .reservations
-            .iter()
-            .filter(|r| matches!(r.status.as_str(), "pending" | "accepted" | "wrapping"))
-        {
+        let mut holders: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for reservation in ws.active.iter().filter_map(|sid| ws.reservations.get(sid)) {
             let Some(task) = ws.tasks.get(&reservation.task_sid) else {
                 continue;
             };
@@ -127,13 +127,31 @@ impl Loads {
             }
             entry.1 += 1;
             *busy.entry(reservation.worker_sid.clone()).or_insert(0) += 1;
+            if reservation.status == "pending" {
+                holders
+                    .entry(reservation.task_sid.clone())
+                    .or_default()
+                    .push(reservation.worker_sid.clone());
+            }
         }
-        Loads { by_channel, busy }
+        Loads {
+            by_channel,
+            busy,
+            holders,
+        }
     }
 
     /// Live reservations of a worker, any channel.
     pub fn busy(&self, worker: &str) -> u32 {
         self.busy.get(worker).copied().unwrap_or(0)
+    }
+
+    /// Workers holding a pending reservation for a task.
+    pub fn holders(&self, task: &str) -> Vec<&str> {
+        self.holders
+            .get(task)
+            .map(|workers| workers.iter().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     /// (accepted, occupied) of a worker on a task channel.
@@ -185,10 +203,7 @@ pub fn available_capacity_percentage(configured: i64, occupied: u32) -> i64 {
 
 /// Whether `worker` is a member of `queue` (its `target_workers` admits the worker).
 pub fn is_member(ws: &Workspace, queue: &TaskQueue, worker: &Worker) -> bool {
-    let Ok(target) = TargetWorkers::from_field(Some(&queue.target_workers)) else {
-        return false;
-    };
-    with_view(ws, worker, |view| target.admits(view))
+    with_view(ws, worker, |view| queue.def.target_workers.admits(view))
 }
 
 /// Call `f` with the worker as expressions see it.

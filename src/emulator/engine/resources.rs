@@ -339,6 +339,8 @@ impl Context<'_> {
             tasks: Table::default(),
             reservations: Table::default(),
             events: Table::default(),
+            pending: Default::default(),
+            active: Default::default(),
         };
         for (name, available) in DEFAULT_ACTIVITIES {
             let activity_sid = self.sids.next("WA");
@@ -1562,10 +1564,12 @@ impl Context<'_> {
             rejected_by: Vec::new(),
             assignments: 0,
             finished: None,
+            indexed: None,
         };
         let ws = self.workspace_mut(workspace)?;
         let data = task_data(ws, &task, now);
         ws.tasks.insert(task);
+        ws.reindex(&sid);
         self.emit(
             workspace,
             "task.created",
@@ -1691,6 +1695,7 @@ impl Context<'_> {
         task.version += 1;
         task.updated = now;
         let task = task.clone();
+        ws.reindex(sid);
         let mut data = task_data(ws, &task, now);
         let resource = || ("task", sid, path(workspace, "Tasks", sid));
         if attributes_changed || params.priority.is_some() {
@@ -1762,6 +1767,7 @@ impl Context<'_> {
             self.dirty_workers.push((workspace.to_string(), worker));
         }
         let ws = self.workspace_mut(workspace)?;
+        ws.unindex(sid);
         ws.tasks.remove(sid);
         let reservations: Vec<String> = ws
             .reservations
@@ -1770,6 +1776,7 @@ impl Context<'_> {
             .map(|r| r.sid.clone())
             .collect();
         for reservation in reservations {
+            ws.active.remove(&reservation);
             ws.reservations.remove(&reservation);
         }
         self.emit(

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::query::Loads;
+use super::query::{self, Loads};
 use super::resources::{task_data, worker_data, Context};
 use super::state::{Deadline, Millis, Reservation, Routing, Task, Worker, Workspace};
 use super::{Effect, EngineError};
@@ -298,6 +298,9 @@ impl Context<'_> {
             }
             task.updated = now;
         }
+        if let Some(ws) = self.state.workspaces.get_mut(workspace) {
+            ws.reindex(task_sid);
+        }
         self.emit_task(
             workspace,
             task_sid,
@@ -428,83 +431,17 @@ impl Context<'_> {
         let Some(task) = ws.tasks.get(task_sid) else {
             return 0;
         };
-        if task.assignment_status != "pending" {
-            return 0;
-        }
-        if task.routing.as_ref().is_some_and(|r| r.expired) {
-            return 0;
-        }
-        let Some(queue) = task
-            .task_queue_sid
-            .as_deref()
-            .and_then(|q| ws.queues.get(q))
-        else {
-            return 0;
-        };
-        let step = task
-            .routing
-            .as_ref()
-            .and_then(|r| step_of(&r.workflow, r.filter, r.step).cloned());
-        let multitasking = ws.multi_task_enabled;
         let loads = Loads::of(ws);
-        let channel = ws
-            .channels
-            .get(&task.task_channel_sid)
-            .map(|c| c.unique_name.as_str());
-        let holders: Vec<&str> = ws
-            .reservations
-            .iter()
-            .filter(|r| r.task_sid == task_sid && r.status == "pending")
-            .map(|r| r.worker_sid.as_str())
-            .collect();
-        let candidates: Vec<&Worker> = ws
-            .workers
-            .iter()
-            .filter(|w| only_worker.is_none_or(|only| w.sid == only))
-            .filter(|w| !holders.contains(&w.sid.as_str()) && !task.rejected_by.contains(&w.sid))
-            .filter(|w| {
-                task.routing_target
-                    .as_deref()
-                    .is_none_or(|target| target == w.sid)
-            })
-            .filter(|w| multitasking || loads.busy(&w.sid) == 0)
-            .collect();
-        let channel_loads: Vec<Vec<crate::expr::ChannelLoad<'_>>> =
-            candidates.iter().map(|w| loads.channels(ws, w)).collect();
-        let mut views: Vec<WorkerView<'_>> = candidates
-            .iter()
-            .zip(&channel_loads)
-            .map(|(w, c)| view(ws, w, c))
-            .collect();
-        let default_step;
-        let step_ref = match &step {
-            Some(step) => step,
-            None => {
-                default_step = plain_step(&queue.sid);
-                &default_step
-            }
+        let only = match only_worker {
+            Some(sid) => match ws.workers.get(sid) {
+                Some(worker) => Some(worker),
+                None => return 0,
+            },
+            None => None,
         };
-        let context = StepContext {
-            step: step_ref,
-            queue: &queue.def,
-            task: &task.attributes_json,
-            time: Some(time_of_day(now)),
-            // Single-tasking workspaces ignore channel capacity (§4.6 rule 4).
-            task_channel: if multitasking { channel } else { None },
+        let Some((queue_sid, chosen)) = choose(ws, task, only, &loads, now) else {
+            return 0;
         };
-        views.retain(|v| context.is_eligible(v));
-        // Longest idle first (§2.5), then `order_by` (a stable sort keeps idleness as the tie-break).
-        views.sort_by_key(|v| {
-            ws.workers.get(v.sid).map_or((0, 0), |w| {
-                (w.idle_since, ws.workers.position_of(&w.sid).unwrap_or(0))
-            })
-        });
-        if let Some(order_by) = &step_ref.order_by {
-            order_by.sort(&mut views);
-        }
-        let room = (queue.max_reserved_workers.max(1) as usize).saturating_sub(holders.len());
-        let chosen: Vec<String> = views.iter().take(room).map(|v| v.sid.to_string()).collect();
-        let queue_sid = queue.sid.clone();
         for worker in &chosen {
             self.create_reservation(workspace, task_sid, worker, &queue_sid);
         }
@@ -550,8 +487,10 @@ impl Context<'_> {
             task.version += 1;
             task.updated = now;
         }
-        let timeout = task
-            .workflow_sid
+        let workflow_sid = task.workflow_sid.clone();
+        ws.reindex(task_sid);
+        ws.active.insert(sid.clone());
+        let timeout = workflow_sid
             .as_deref()
             .and_then(|w| ws.workflows.get(w))
             .map_or(DEFAULT_RESERVATION_TIMEOUT_SECONDS, |w| {
@@ -637,8 +576,11 @@ impl Context<'_> {
     }
 
     /// Offer `worker_sid` the best pending tasks it may take, until it has no room.
+    /// Walks the pending-task indexes of the worker's queues in queue order and stops at
+    /// the first task the worker may take, so the cost does not grow with the backlog.
     pub(super) fn route_worker(&mut self, workspace: &str, worker_sid: &str) {
         loop {
+            let now = self.now;
             let Some(ws) = self.state.workspaces.get(workspace) else {
                 return;
             };
@@ -652,24 +594,14 @@ impl Context<'_> {
             {
                 return;
             }
-            let order = ws.prioritize_queue_order.clone();
-            let mut pending: Vec<&Task> = ws
-                .tasks
-                .iter()
-                .filter(|t| t.assignment_status == "pending" && t.task_queue_sid.is_some())
-                .collect();
-            pending.sort_by(|a, b| task_order(ws, a, b, &order));
-            let candidates: Vec<String> = pending.iter().map(|t| t.sid.clone()).collect();
-            let mut reserved = false;
-            for task in candidates {
-                if self.try_reserve(workspace, &task, Some(worker_sid)) > 0 {
-                    reserved = true;
-                    break;
-                }
-            }
-            if !reserved {
+            let loads = Loads::of(ws);
+            if !has_room(ws, worker, &loads) {
                 return;
             }
+            let Some((task_sid, queue_sid)) = first_task_for(ws, worker, &loads, now) else {
+                return;
+            };
+            self.create_reservation(workspace, &task_sid, worker_sid, &queue_sid);
         }
     }
 
@@ -735,6 +667,17 @@ impl Context<'_> {
         reservation.status = status.to_string();
         reservation.updated = now;
         reservation.version += 1;
+        let active = matches!(status, "pending" | "accepted" | "wrapping");
+        if let Some(ws) = self.state.workspaces.get_mut(workspace) {
+            if active {
+                ws.active.insert(reservation_sid.to_string());
+            } else {
+                ws.active.remove(reservation_sid);
+            }
+        }
+        let Some(reservation) = self.reservation_mut(workspace, reservation_sid) else {
+            return;
+        };
         // A reservation that ends frees its worker's slot: offer it other work.
         if matches!(
             status,
@@ -793,6 +736,7 @@ impl Context<'_> {
             // The workflow is done with the task once a reservation is accepted.
             task.routing = None;
         }
+        ws.reindex(&reservation.task_sid);
         if !multitasking {
             if let (Some(activity), Some(worker)) = (
                 assignment_activity,
@@ -896,7 +840,12 @@ impl Context<'_> {
         task.assignment_status = "pending".into();
         task.version += 1;
         task.updated = now;
-        if task.assignments >= MAX_ASSIGNMENTS {
+        let assignments = task.assignments;
+        ws.reindex(task_sid);
+        let Some(task) = ws.tasks.get(task_sid) else {
+            return;
+        };
+        if assignments >= MAX_ASSIGNMENTS {
             self.cancel_task(
                 workspace,
                 task_sid,
@@ -995,6 +944,9 @@ impl Context<'_> {
         task.finished = Some(now);
         task.version += 1;
         task.updated = now;
+        if let Some(ws) = self.state.workspaces.get_mut(workspace) {
+            ws.reindex(task_sid);
+        }
         self.end_reservations(workspace, task_sid, "canceled");
         let mut extra = Map::new();
         extra.insert("task_canceled_reason".into(), json!(reason));
@@ -1149,6 +1101,7 @@ impl Context<'_> {
                     .get(&task)
                     .is_some_and(|t| terminal(&t.assignment_status))
                 {
+                    ws.unindex(&task);
                     ws.tasks.remove(&task);
                     let gone: Vec<String> = ws
                         .reservations
@@ -1157,10 +1110,146 @@ impl Context<'_> {
                         .map(|r| r.sid.clone())
                         .collect();
                     for sid in gone {
+                        ws.active.remove(&sid);
                         ws.reservations.remove(&sid);
                     }
                 }
             }
+        }
+    }
+}
+
+/// Whether a worker could take one more task on some channel (or, single-tasking, has
+/// nothing in progress).
+fn has_room(ws: &Workspace, worker: &Worker, loads: &Loads) -> bool {
+    if !ws.multi_task_enabled {
+        return loads.busy(&worker.sid) == 0;
+    }
+    worker.channels.iter().any(|channel| {
+        channel.available
+            && i64::from(loads.counts(&worker.sid, &channel.task_channel_sid).1)
+                < channel.configured_capacity
+    })
+}
+
+/// The workers to reserve for a pending task now, best first, with the task's queue:
+/// eligible (§4.6), longest idle first then `order_by` (§2.5), up to the room left under
+/// `max_reserved_workers`. `only` restricts the choice to one worker. Pure.
+fn choose(
+    ws: &Workspace,
+    task: &Task,
+    only: Option<&Worker>,
+    loads: &Loads,
+    now: Millis,
+) -> Option<(String, Vec<String>)> {
+    if task.assignment_status != "pending" || task.routing.as_ref().is_some_and(|r| r.expired) {
+        return None;
+    }
+    let queue = task
+        .task_queue_sid
+        .as_deref()
+        .and_then(|q| ws.queues.get(q))?;
+    let step = task
+        .routing
+        .as_ref()
+        .and_then(|r| step_of(&r.workflow, r.filter, r.step).cloned());
+    let multitasking = ws.multi_task_enabled;
+    let channel = ws
+        .channels
+        .get(&task.task_channel_sid)
+        .map(|c| c.unique_name.as_str());
+    let holders = loads.holders(&task.sid);
+    let admissible = |w: &&Worker| {
+        !holders.contains(&w.sid.as_str())
+            && !task.rejected_by.contains(&w.sid)
+            && task
+                .routing_target
+                .as_deref()
+                .is_none_or(|target| target == w.sid)
+            && (multitasking || loads.busy(&w.sid) == 0)
+    };
+    let candidates: Vec<&Worker> = match only {
+        Some(worker) => Some(worker).into_iter().filter(admissible).collect(),
+        None => ws.workers.iter().filter(admissible).collect(),
+    };
+    let channel_loads: Vec<Vec<crate::expr::ChannelLoad<'_>>> =
+        candidates.iter().map(|w| loads.channels(ws, w)).collect();
+    let mut views: Vec<WorkerView<'_>> = candidates
+        .iter()
+        .zip(&channel_loads)
+        .map(|(w, c)| view(ws, w, c))
+        .collect();
+    let default_step;
+    let step_ref = match &step {
+        Some(step) => step,
+        None => {
+            default_step = plain_step(&queue.sid);
+            &default_step
+        }
+    };
+    let context = StepContext {
+        step: step_ref,
+        queue: &queue.def,
+        task: &task.attributes_json,
+        time: Some(time_of_day(now)),
+        // Single-tasking workspaces ignore channel capacity (§4.6 rule 4).
+        task_channel: if multitasking { channel } else { None },
+    };
+    views.retain(|v| context.is_eligible(v));
+    views.sort_by_key(|v| {
+        ws.workers.get(v.sid).map_or((0, 0), |w| {
+            (w.idle_since, ws.workers.position_of(&w.sid).unwrap_or(0))
+        })
+    });
+    if let Some(order_by) = &step_ref.order_by {
+        order_by.sort(&mut views);
+    }
+    let room = (queue.max_reserved_workers.max(1) as usize).saturating_sub(holders.len());
+    let chosen: Vec<String> = views.iter().take(room).map(|v| v.sid.to_string()).collect();
+    (!chosen.is_empty()).then(|| (queue.sid.clone(), chosen))
+}
+
+/// The first pending task, in queue order across the worker's queues, that the worker
+/// may take now, with its queue.
+fn first_task_for(
+    ws: &Workspace,
+    worker: &Worker,
+    loads: &Loads,
+    now: Millis,
+) -> Option<(String, String)> {
+    let mut heads: Vec<std::iter::Peekable<Box<dyn Iterator<Item = &str> + '_>>> = Vec::new();
+    for queue in ws.queues.iter() {
+        let Some(index) = ws.pending.get(&queue.sid) else {
+            continue;
+        };
+        if index.fifo.is_empty() || !query::is_member(ws, queue, worker) {
+            continue;
+        }
+        let tasks: Box<dyn Iterator<Item = &str> + '_> = if queue.task_order == "LIFO" {
+            Box::new(index.lifo.iter().map(|entry| entry.2.as_str()))
+        } else {
+            Box::new(index.fifo.iter().map(|entry| entry.3.as_str()))
+        };
+        heads.push(tasks.peekable());
+    }
+    let prefer = ws.prioritize_queue_order.as_str();
+    loop {
+        // The best head across the queues (§3.3), then the next, lazily.
+        let mut best: Option<(usize, &Task)> = None;
+        for (position, head) in heads.iter_mut().enumerate() {
+            let Some(task) = head.peek().and_then(|sid| ws.tasks.get(sid)) else {
+                continue;
+            };
+            if best.is_none_or(|(_, current)| {
+                task_order(ws, task, current, prefer) == std::cmp::Ordering::Less
+            }) {
+                best = Some((position, task));
+            }
+        }
+        let (position, task) = best?;
+        heads[position].next();
+        if let Some((queue, _)) = choose(ws, task, Some(worker), loads, now) {
+            return Some((task.sid.clone(), queue));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! times as epoch milliseconds); turning them into the wire format is the HTTP layer's
 //! job. Every collection keeps creation order, which is the order lists are served in.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -148,6 +149,32 @@ pub struct Workspace {
     pub reservations: Table<Reservation>,
     /// The event log.
     pub events: Table<Event>,
+    /// Pending tasks per queue, in the order workers take them (kept by [`Workspace::reindex`]).
+    pub pending: HashMap<String, QueueIndex>,
+    /// Reservations that hold a worker's slot: pending, accepted or wrapping.
+    pub active: BTreeSet<String>,
+}
+
+/// The pending tasks of one queue, ordered both ways TaskRouter orders queues (§3.3).
+#[derive(Debug, Clone, Default)]
+pub struct QueueIndex {
+    /// FIFO: higher priority first, then older (virtual start time), then created first.
+    pub fifo: BTreeSet<(Reverse<i64>, Millis, u64, String)>,
+    /// LIFO: newest first, priority ignored.
+    pub lifo: BTreeSet<(Reverse<Millis>, Reverse<u64>, String)>,
+}
+
+/// Where a task stands in its queue's index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexKey {
+    /// The queue.
+    pub queue: String,
+    /// Priority when indexed.
+    pub priority: i64,
+    /// Virtual start time when indexed.
+    pub virtual_start_time: Millis,
+    /// Creation position.
+    pub position: u64,
 }
 
 /// A worker state.
@@ -322,6 +349,8 @@ pub struct Task {
     pub assignments: u32,
     /// When the task reached `completed` or `canceled`.
     pub finished: Option<Millis>,
+    /// Its entry in the queue index while it is pending in a queue.
+    pub indexed: Option<IndexKey>,
 }
 
 /// A task's position in its workflow.
@@ -404,6 +433,94 @@ record!(
 );
 
 impl Workspace {
+    /// Bring a task's entry in the pending index up to date with the task (call after
+    /// any change to its status, queue, priority or virtual start time, and before
+    /// removing it).
+    pub fn reindex(&mut self, task_sid: &str) {
+        let position = self.tasks.position_of(task_sid);
+        let Some(task) = self.tasks.get_mut(task_sid) else {
+            return;
+        };
+        let wanted = match (&task.task_queue_sid, position) {
+            (Some(queue), Some(position)) if task.assignment_status == "pending" => {
+                Some(IndexKey {
+                    queue: queue.clone(),
+                    priority: task.priority,
+                    virtual_start_time: task.virtual_start_time,
+                    position,
+                })
+            }
+            _ => None,
+        };
+        if task.indexed == wanted {
+            return;
+        }
+        let old = std::mem::replace(&mut task.indexed, wanted.clone());
+        if let Some(old) = old {
+            if let Some(index) = self.pending.get_mut(&old.queue) {
+                index.fifo.remove(&(
+                    Reverse(old.priority),
+                    old.virtual_start_time,
+                    old.position,
+                    task_sid.to_string(),
+                ));
+                index.lifo.remove(&(
+                    Reverse(old.virtual_start_time),
+                    Reverse(old.position),
+                    task_sid.to_string(),
+                ));
+            }
+        }
+        if let Some(new) = wanted {
+            let index = self.pending.entry(new.queue.clone()).or_default();
+            index.fifo.insert((
+                Reverse(new.priority),
+                new.virtual_start_time,
+                new.position,
+                task_sid.to_string(),
+            ));
+            index.lifo.insert((
+                Reverse(new.virtual_start_time),
+                Reverse(new.position),
+                task_sid.to_string(),
+            ));
+        }
+    }
+
+    /// Take a task out of the index (before it is removed).
+    pub fn unindex(&mut self, task_sid: &str) {
+        if let Some(task) = self.tasks.get_mut(task_sid) {
+            // Marking it not pending makes reindex drop the entry.
+            let status = std::mem::take(&mut task.assignment_status);
+            self.reindex(task_sid);
+            if let Some(task) = self.tasks.get_mut(task_sid) {
+                task.assignment_status = status;
+            }
+        }
+    }
+
+    /// Whether the index holds exactly the pending tasks that are in a queue (for tests).
+    pub fn index_is_consistent(&self) -> bool {
+        let expected: BTreeSet<&str> = self
+            .tasks
+            .iter()
+            .filter(|t| t.assignment_status == "pending" && t.task_queue_sid.is_some())
+            .map(|t| t.sid.as_str())
+            .collect();
+        let fifo: BTreeSet<&str> = self
+            .pending
+            .values()
+            .flat_map(|i| i.fifo.iter().map(|e| e.3.as_str()))
+            .collect();
+        let lifo: BTreeSet<&str> = self
+            .pending
+            .values()
+            .flat_map(|i| i.lifo.iter().map(|e| e.2.as_str()))
+            .collect();
+        let entries: usize = self.pending.values().map(|i| i.fifo.len()).sum();
+        expected == fifo && expected == lifo && entries == expected.len()
+    }
+
     /// The activity named `sid`'s friendly name, if it exists.
     pub fn activity_name(&self, sid: &str) -> Option<&str> {
         self.activities.get(sid).map(|a| a.friendly_name.as_str())
