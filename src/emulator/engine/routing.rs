@@ -1159,8 +1159,23 @@ fn choose(
         .get(&task.task_channel_sid)
         .map(|c| c.unique_name.as_str());
     let holders = loads.holders(&task.sid);
+    // Cheap checks first, so expressions run and views are built only for workers that
+    // could take the task at all.
+    let free_on_channel = |w: &Worker| {
+        !multitasking
+            || w.channels.iter().any(|c| {
+                c.task_channel_sid == task.task_channel_sid
+                    && c.available
+                    && i64::from(loads.counts(&w.sid, &c.task_channel_sid).1)
+                        < c.configured_capacity
+            })
+    };
     let admissible = |w: &&Worker| {
-        !holders.contains(&w.sid.as_str())
+        ws.activities
+            .get(&w.activity_sid)
+            .is_some_and(|a| a.available)
+            && free_on_channel(w)
+            && !holders.contains(&w.sid.as_str())
             && !task.rejected_by.contains(&w.sid)
             && task
                 .routing_target
