@@ -1233,19 +1233,37 @@ fn first_task_for(
     now: Millis,
 ) -> Option<(String, String)> {
     let mut heads: Vec<std::iter::Peekable<Box<dyn Iterator<Item = &str> + '_>>> = Vec::new();
+    // Only channels the worker has room on (any channel when single-tasking: then it has
+    // nothing in progress at all).
+    let open: Vec<&str> = worker
+        .channels
+        .iter()
+        .filter(|c| {
+            !ws.multi_task_enabled
+                || (c.available
+                    && i64::from(loads.counts(&worker.sid, &c.task_channel_sid).1)
+                        < c.configured_capacity)
+        })
+        .map(|c| c.task_channel_sid.as_str())
+        .collect();
     for queue in ws.queues.iter() {
-        let Some(index) = ws.pending.get(&queue.sid) else {
-            continue;
-        };
-        if index.fifo.is_empty() || !query::is_member(ws, queue, worker) {
-            continue;
+        let mut member = None;
+        for channel in &open {
+            let Some(index) = ws.pending.get(&(queue.sid.clone(), channel.to_string())) else {
+                continue;
+            };
+            if index.fifo.is_empty()
+                || !*member.get_or_insert_with(|| query::is_member(ws, queue, worker))
+            {
+                continue;
+            }
+            let tasks: Box<dyn Iterator<Item = &str> + '_> = if queue.task_order == "LIFO" {
+                Box::new(index.lifo.iter().map(|entry| entry.2.as_str()))
+            } else {
+                Box::new(index.fifo.iter().map(|entry| entry.3.as_str()))
+            };
+            heads.push(tasks.peekable());
         }
-        let tasks: Box<dyn Iterator<Item = &str> + '_> = if queue.task_order == "LIFO" {
-            Box::new(index.lifo.iter().map(|entry| entry.2.as_str()))
-        } else {
-            Box::new(index.fifo.iter().map(|entry| entry.3.as_str()))
-        };
-        heads.push(tasks.peekable());
     }
     let prefer = ws.prioritize_queue_order.as_str();
     loop {

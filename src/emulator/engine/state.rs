@@ -150,7 +150,8 @@ pub struct Workspace {
     /// The event log.
     pub events: Table<Event>,
     /// Pending tasks per queue, in the order workers take them (kept by [`Workspace::reindex`]).
-    pub pending: HashMap<String, QueueIndex>,
+    /// Keyed by (queue, task channel), so a worker full on one channel skips its tasks.
+    pub pending: HashMap<(String, String), QueueIndex>,
     /// Reservations that hold a worker's slot: pending, accepted or wrapping.
     pub active: BTreeSet<String>,
 }
@@ -169,6 +170,8 @@ pub struct QueueIndex {
 pub struct IndexKey {
     /// The queue.
     pub queue: String,
+    /// The task channel.
+    pub channel: String,
     /// Priority when indexed.
     pub priority: i64,
     /// Virtual start time when indexed.
@@ -445,6 +448,7 @@ impl Workspace {
             (Some(queue), Some(position)) if task.assignment_status == "pending" => {
                 Some(IndexKey {
                     queue: queue.clone(),
+                    channel: task.task_channel_sid.clone(),
                     priority: task.priority,
                     virtual_start_time: task.virtual_start_time,
                     position,
@@ -457,7 +461,10 @@ impl Workspace {
         }
         let old = std::mem::replace(&mut task.indexed, wanted.clone());
         if let Some(old) = old {
-            if let Some(index) = self.pending.get_mut(&old.queue) {
+            if let Some(index) = self
+                .pending
+                .get_mut(&(old.queue.clone(), old.channel.clone()))
+            {
                 index.fifo.remove(&(
                     Reverse(old.priority),
                     old.virtual_start_time,
@@ -472,7 +479,10 @@ impl Workspace {
             }
         }
         if let Some(new) = wanted {
-            let index = self.pending.entry(new.queue.clone()).or_default();
+            let index = self
+                .pending
+                .entry((new.queue.clone(), new.channel.clone()))
+                .or_default();
             index.fifo.insert((
                 Reverse(new.priority),
                 new.virtual_start_time,
