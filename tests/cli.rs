@@ -566,6 +566,43 @@ fn credentials_from_a_dotenv_file_only() {
 }
 
 #[test]
+fn a_malformed_dotenv_is_ignored_as_a_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::start(Arc::new(|_, _, base| {
+        Reply::json(200, &task_json(base, TASK, "pending"))
+    }));
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("TRCTL_BASE_URL={}\nTWILIO_ACCOUNT_SID={ACCOUNT}\nTWILIO_AUTH_TOKEN={TOKEN}\nTWILIO_WORKSPACE_SID={WORKSPACE}\nthis is not valid\n", recorder.url),
+    )
+    .unwrap();
+    // The lines before the bad one must not be used: no credentials, no request.
+    let output = trctl(&dir).args(["task", "get", TASK]).output().unwrap();
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("warning: ignoring .env: line 5 does not parse"),
+        "{message}"
+    );
+    assert!(message.contains("TWILIO_ACCOUNT_SID"), "{message}");
+    assert!(!message.contains(TOKEN), "{message}");
+    assert_eq!(recorder.count(), 0);
+
+    // The environment still works next to the ignored file.
+    let output = trctl(&dir)
+        .env("TRCTL_BASE_URL", &recorder.url)
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT)
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .env("TWILIO_WORKSPACE_SID", WORKSPACE)
+        .args(["task", "get", TASK])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("ignoring .env"));
+    assert_eq!(recorder.count(), 1);
+}
+
+#[test]
 fn flags_beat_environment_and_environment_beats_dotenv() {
     let dir = tempfile::tempdir().unwrap();
     let recorder = Recorder::always(Reply::json(200, &list_json("tasks", vec![], None)));

@@ -90,15 +90,80 @@ pub struct GlobalArgs {
 }
 
 /// Copy `.env` from the working directory into the environment (never overriding).
-/// A malformed file is reported and otherwise ignored, as xh does with its config.
+/// A malformed file is reported and otherwise ignored, as xh does with its config: the
+/// whole file is parsed first, and nothing is set unless every line parses, so the
+/// warning never hides credentials taken from the lines before the bad one.
 pub fn load_dotenv() -> Option<String> {
     let path = std::path::Path::new(".env");
     if !path.exists() {
         return None;
     }
-    match dotenvy::from_path(path) {
-        Ok(()) => None,
-        Err(err) => Some(format!("warning: ignoring .env: {err}")),
+    let contents = match std::fs::read_to_string(path) {
+        Ok(contents) => contents,
+        Err(err) => return Some(format!("warning: ignoring .env: cannot read it: {err}")),
+    };
+    match parse_dotenv(&contents) {
+        Ok(entries) => {
+            for (key, value) in entries {
+                // The environment outranks .env; the first entry of a repeated key wins.
+                if std::env::var_os(&key).is_none() {
+                    std::env::set_var(key, value);
+                }
+            }
+            None
+        }
+        Err(message) => Some(format!("warning: ignoring .env: {message}")),
+    }
+}
+
+/// Every `KEY=value` entry of a `.env` text, or a message naming the first line that
+/// does not parse. The message never shows a value (it may be a token), only the line
+/// number and the key, which is why dotenvy's own message (it quotes the text) is not used.
+fn parse_dotenv(contents: &str) -> Result<Vec<(String, String)>, String> {
+    // dotenvy strips a byte-order mark only when it loads a file itself.
+    let contents = contents.strip_prefix('\u{feff}').unwrap_or(contents);
+    let mut entries = Vec::new();
+    for entry in dotenvy::from_read_iter(contents.as_bytes()) {
+        match entry {
+            Ok(pair) => entries.push(pair),
+            Err(dotenvy::Error::LineParse(..)) => {
+                return Err(format!(
+                    "{} does not parse (expected KEY=value); nothing from .env was used",
+                    bad_dotenv_line(contents)
+                ))
+            }
+            Err(err) => return Err(format!("{err}; nothing from .env was used")),
+        }
+    }
+    Ok(entries)
+}
+
+/// Which line of a `.env` that dotenvy refuses is at fault, as `line N` or
+/// `line N (KEY)`. dotenvy's error carries the offending text but no line number, so
+/// the lines are fed again one entry at a time (an entry may span lines inside quotes).
+fn bad_dotenv_line(contents: &str) -> String {
+    let lines: Vec<&str> = contents.lines().collect();
+    let mut start = 0;
+    let mut pending = String::new();
+    for (at, line) in lines.iter().enumerate() {
+        if pending.is_empty() {
+            start = at;
+        }
+        pending.push_str(line);
+        pending.push('\n');
+        match dotenvy::from_read_iter(pending.as_bytes()).find_map(Result::err) {
+            None => pending.clear(),
+            // The whole buffer back means a quote still open at its end: read on.
+            Some(dotenvy::Error::LineParse(text, _)) if text == pending => {}
+            Some(_) => break,
+        }
+    }
+    let first = lines.get(start).copied().unwrap_or("");
+    match first.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() => {
+            format!("line {} ({})", start + 1, key.trim())
+        }
+        _ => format!("line {}", start + 1),
     }
 }
 
@@ -213,6 +278,35 @@ pub fn client(global: &GlobalArgs) -> Result<Client, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotenv_entries_parse_in_order() {
+        let entries = parse_dotenv("\u{feff}A=1\n# comment\n\nexport B=\"two words\"\n").unwrap();
+        assert_eq!(
+            entries,
+            [
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), "two words".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_dotenv_line_is_named_and_its_value_hidden() {
+        let message = parse_dotenv("A=1\nB=2\nthis is not valid\nC=3\n").unwrap_err();
+        assert!(message.starts_with("line 3 does not parse"), "{message}");
+        let message = parse_dotenv("A=\"multi\nline\"\nTWILIO_AUTH_TOKEN=sec ret\n").unwrap_err();
+        assert!(
+            message.starts_with("line 3 (TWILIO_AUTH_TOKEN) does not parse"),
+            "{message}"
+        );
+        assert!(!message.contains("sec"), "{message}");
+        let message = parse_dotenv("A=1\nB=\"open\nC=3\n").unwrap_err();
+        assert!(
+            message.starts_with("line 2 (B) does not parse"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn regional_hosts_follow_the_helper_libraries() {
