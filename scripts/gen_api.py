@@ -443,8 +443,8 @@ def path_args(op):
     return [snake(p) for p in op["path_params"]]
 
 
-olines = [HEADER, "//! One typed method per TaskRouter v1 operation, plus the table of all operations.\n",
-          "use super::resources::*;\nuse super::{Client, Error, Page, RequestBody};\nuse reqwest::Method;\n",
+olines = [HEADER, "//! One typed method per TaskRouter v1 operation (with a `_received` twin that also keeps\n//! the JSON as sent), plus the table of all operations.\n",
+          "use super::resources::*;\nuse super::{Client, Error, Page, Received, RequestBody};\nuse reqwest::Method;\nuse serde::de::DeserializeOwned;\n",
           "/// One operation of the TaskRouter v1 API.\n#[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub struct Operation {\n    /// The spec's operationId.\n    pub id: &'static str,\n    /// HTTP method.\n    pub method: &'static str,\n    /// Path template, with `{Name}` placeholders.\n    pub path: &'static str,\n    /// The [`Client`] method that performs it.\n    pub client_method: &'static str,\n}\n",
           "/// Every operation of the spec, with the client method that performs it.\npub const OPERATIONS: &[Operation] = &["]
 for op in ops:
@@ -467,8 +467,24 @@ for op in ops:
         ret = f"Page<{op['resp']}>"
     else:
         ret = "()"
+    name = method_name(op['id'])
+    call_args = ", ".join(args + (["params"] if pstruct else []))
     olines.append(f"    /// {op['method']} `{op['path']}` (`{op['id']}`).")
-    olines.append(f"    pub async fn {method_name(op['id'])}(&self{', ' + sig if sig else ''}) -> Result<{ret}, Error> {{")
+    if op["kind"] in ("one", "list"):
+        # The typed method and its `_received` twin (the JSON as sent kept next to the
+        # model, for output that must show the response unchanged) share one generic body.
+        received = f"Received<{op['resp']}>" if op["kind"] == "one" else f"Page<Received<{op['resp']}>>"
+        olines.append(f"    pub async fn {name}(&self{', ' + sig if sig else ''}) -> Result<{ret}, Error> {{")
+        olines.append(f"        self.{name}_as({call_args}).await")
+        olines.append("    }")
+        olines.append(f"    /// [`Client::{name}`], keeping the JSON as the API sent it.")
+        olines.append(f"    pub async fn {name}_received(&self{', ' + sig if sig else ''}) -> Result<{received}, Error> {{")
+        olines.append(f"        self.{name}_as({call_args}).await")
+        olines.append("    }")
+        generic_ret = "T" if op["kind"] == "one" else "Page<T>"
+        olines.append(f"    async fn {name}_as<T: DeserializeOwned>(&self{', ' + sig if sig else ''}) -> Result<{generic_ret}, Error> {{")
+    else:
+        olines.append(f"    pub async fn {name}(&self{', ' + sig if sig else ''}) -> Result<{ret}, Error> {{")
     if fmt_args:
         olines.append(f"        let path = format!(\"{fmt_path}\", {fmt_args});")
     else:

@@ -477,6 +477,133 @@ fn paging_follows_next_page_url_and_returns_every_item() {
     assert_eq!(recorder.count(), before + 1);
 }
 
+/// A task as an API might send it: keys out of the model's order, a field the model
+/// does not know, and optional fields (`reason`, `links`, `routing_target`, …) absent.
+fn unusual_task_text(sid: &str) -> String {
+    format!(
+        r#"{{"sid":"{sid}","zz_new_field":{{"nested":[1,2]}},"priority":7,"assignment_status":"pending","account_sid":"{ACCOUNT}","workspace_sid":"{WORKSPACE}","attributes":"{{}}","age":12}}"#
+    )
+}
+
+fn keys(value: &Value) -> Vec<String> {
+    value
+        .as_object()
+        .map(|map| map.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn json_output_is_the_resource_as_the_api_sent_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::start(Arc::new(|request, _, base| {
+        let body = if request.path.ends_with("/Tasks") {
+            let second = request.query_value("PageToken").is_some();
+            let (sid, next) = if second {
+                ("WT00000000000000000000000000000002", "null".to_string())
+            } else {
+                (
+                    "WT00000000000000000000000000000001",
+                    format!("\"{base}/v1/Workspaces/{WORKSPACE}/Tasks?PageSize=1&Page=1&PageToken=PA2\""),
+                )
+            };
+            format!(
+                r#"{{"tasks":[{}],"meta":{{"page":0,"page_size":1,"first_page_url":"f","previous_page_url":null,"url":"u","next_page_url":{next},"key":"tasks"}}}}"#,
+                unusual_task_text(sid)
+            )
+        } else {
+            unusual_task_text(TASK)
+        };
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        }
+    }));
+    let sent: Value = serde_json::from_str(&unusual_task_text(TASK)).unwrap();
+    let expected_keys = [
+        "sid",
+        "zz_new_field",
+        "priority",
+        "assignment_status",
+        "account_sid",
+        "workspace_sid",
+        "attributes",
+        "age",
+    ];
+
+    let output = trctl_with(&dir, &recorder.url)
+        .args(["task", "get", TASK, "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout_json(&output);
+    assert_eq!(keys(&printed), expected_keys);
+    assert_eq!(printed, sent);
+
+    // ndjson: the same object on one line.
+    let output = trctl_with(&dir, &recorder.url)
+        .args(["task", "get", TASK, "-o", "ndjson"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{}\n", unusual_task_text(TASK))
+    );
+
+    // --fields picks from the object as sent, unknown fields included.
+    let output = trctl_with(&dir, &recorder.url)
+        .args([
+            "task",
+            "get",
+            TASK,
+            "-o",
+            "json",
+            "--fields",
+            "zz_new_field,sid",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout_json(&output),
+        json!({"zz_new_field": {"nested": [1, 2]}, "sid": TASK})
+    );
+
+    // A list across two pages is one array of the items as sent.
+    let output = trctl_with(&dir, &recorder.url)
+        .args(["task", "list", "--all", "--page-size", "1", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout_json(&output);
+    let items = printed.as_array().expect("an array");
+    let expected: Vec<Value> = [
+        "WT00000000000000000000000000000001",
+        "WT00000000000000000000000000000002",
+    ]
+    .iter()
+    .map(|sid| serde_json::from_str(&unusual_task_text(sid)).unwrap())
+    .collect();
+    assert_eq!(items, &expected);
+    for item in items {
+        assert_eq!(keys(item), expected_keys);
+    }
+    assert_eq!(recorder.count(), 5);
+
+    // Tables still go through the model: every spec column, absent ones empty.
+    let output = trctl_with(&dir, &recorder.url)
+        .args(["task", "get", TASK])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.lines().any(|line| line.starts_with("routing_target")),
+        "{text}"
+    );
+}
+
 #[test]
 fn list_filters_go_in_the_query_with_repeated_keys() {
     let dir = tempfile::tempdir().unwrap();

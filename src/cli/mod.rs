@@ -22,7 +22,7 @@ use serde::Serialize;
 
 pub use error::CliError;
 
-use crate::api::Client;
+use crate::api::{Client, Received};
 use config::GlobalArgs;
 use output::Renderer;
 use resolve::{Kind, Resolver};
@@ -158,22 +158,36 @@ impl Ctx {
         }
     }
 
-    /// Print one resource.
-    pub fn print_one<T: Serialize>(&mut self, item: &T) -> Result<(), CliError> {
-        let value = to_value(item)?;
+    /// Print one resource: json/ndjson show it as the API sent it, tables and tsv
+    /// through its model (so every spec field has a column).
+    pub fn print_one<T: Serialize>(&mut self, item: &Received<T>) -> Result<(), CliError> {
+        let value = self.view(item)?;
         let result = self.renderer.one(&mut self.out, &value);
         io_result(result)
     }
 
-    /// Print a list of resources of the given kind (`task`, `worker`, …).
+    /// Print a list of resources of the given kind (`task`, `worker`, …), each as
+    /// [`Ctx::print_one`] would.
     pub fn print_many<T: Serialize>(
         &mut self,
         resource: &str,
-        items: &[T],
+        items: &[Received<T>],
     ) -> Result<(), CliError> {
-        let values = items.iter().map(to_value).collect::<Result<Vec<_>, _>>()?;
+        let values = items
+            .iter()
+            .map(|item| self.view(item))
+            .collect::<Result<Vec<_>, _>>()?;
         let result = self.renderer.many(&mut self.out, resource, &values);
         io_result(result)
+    }
+
+    /// The value to render: the JSON as received for json/ndjson, the model otherwise.
+    fn view<T: Serialize>(&self, item: &Received<T>) -> Result<serde_json::Value, CliError> {
+        if self.json_output() {
+            Ok(item.json.clone())
+        } else {
+            to_value(&item.item)
+        }
     }
 
     /// Write raw text to standard output.

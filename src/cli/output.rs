@@ -1,7 +1,8 @@
 //! Rendering resources for people (table) and scripts (json, ndjson, tsv).
 //!
-//! Renderers take JSON values: the models serialize back to exactly the fields the API
-//! sent (spec fields in spec order, then any others). This module knows nothing of HTTP.
+//! Renderers take JSON values: for json/ndjson the object exactly as the API sent it
+//! (its keys, in its order), for table/tsv the model's view of it, where every spec
+//! field has a column. [`crate::cli::Ctx`] picks which. This module knows nothing of HTTP.
 
 use std::io::Write;
 

@@ -29,11 +29,11 @@ pub async fn run(ctx: &mut Ctx, command: EventCommand) -> Result<(), CliError> {
         EventCommand::List(args) => {
             let mut params = args.to_params(&resolver).await?;
             params.page_size = ctx.page_size();
-            let page = client.list_event(&workspace, &params).await?;
+            let page = client.list_event_received(&workspace, &params).await?;
             print_pages(ctx, &client, "event", page).await
         }
         EventCommand::Get { event } => {
-            let item = client.fetch_event(&workspace, &event).await?;
+            let item = client.fetch_event_received(&workspace, &event).await?;
             ctx.print_one(&item)
         }
     }

@@ -24,7 +24,7 @@ pub mod workflow;
 pub mod workflow_offline;
 pub mod workspace;
 
-use crate::api::{Client, Page};
+use crate::api::{Client, Page, Received};
 use crate::cli::{CliError, Ctx};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -34,7 +34,7 @@ pub(crate) async fn print_pages<T: DeserializeOwned + Serialize>(
     ctx: &mut Ctx,
     client: &Client,
     resource: &str,
-    first: Page<T>,
+    first: Page<Received<T>>,
 ) -> Result<(), CliError> {
     let items = client.collect(first, ctx.limit()).await?;
     ctx.print_many(resource, &items)

@@ -106,7 +106,7 @@ pub async fn run(ctx: &mut Ctx, command: ReservationCommand) -> Result<(), CliEr
                     ..Default::default()
                 };
                 let page = client
-                    .list_task_reservation(&workspace, task, &params)
+                    .list_task_reservation_received(&workspace, task, &params)
                     .await?;
                 return print_pages(ctx, &client, "reservation", page).await;
             }
@@ -118,7 +118,7 @@ pub async fn run(ctx: &mut Ctx, command: ReservationCommand) -> Result<(), CliEr
                         ..Default::default()
                     };
                     let page = client
-                        .list_task_reservation(&workspace, &task, &params)
+                        .list_task_reservation_received(&workspace, &task, &params)
                         .await?;
                     print_pages(ctx, &client, "reservation", page).await
                 }
@@ -129,7 +129,7 @@ pub async fn run(ctx: &mut Ctx, command: ReservationCommand) -> Result<(), CliEr
                         ..Default::default()
                     };
                     let page = client
-                        .list_worker_reservation(&workspace, &worker, &params)
+                        .list_worker_reservation_received(&workspace, &worker, &params)
                         .await?;
                     print_pages(ctx, &client, "reservation", page).await
                 }
@@ -138,13 +138,13 @@ pub async fn run(ctx: &mut Ctx, command: ReservationCommand) -> Result<(), CliEr
         ReservationCommand::Get { reservation, scope } => match scope.target(&resolver).await? {
             Target::Task(task) => {
                 let item = client
-                    .fetch_task_reservation(&workspace, &task, &reservation)
+                    .fetch_task_reservation_received(&workspace, &task, &reservation)
                     .await?;
                 ctx.print_one(&item)
             }
             Target::Worker(worker) => {
                 let item = client
-                    .fetch_worker_reservation(&workspace, &worker, &reservation)
+                    .fetch_worker_reservation_received(&workspace, &worker, &reservation)
                     .await?;
                 ctx.print_one(&item)
             }
@@ -228,7 +228,7 @@ async fn update(
                 }
             };
             let item = client
-                .update_task_reservation(workspace, &task, &reservation, params)
+                .update_task_reservation_received(workspace, &task, &reservation, params)
                 .await?;
             ctx.print_one(&item)
         }
@@ -254,7 +254,7 @@ async fn update(
             };
             let params = UpdateWorkerReservationParams::from_task_params(params);
             let item = client
-                .update_worker_reservation(workspace, &worker, &reservation, &params)
+                .update_worker_reservation_received(workspace, &worker, &reservation, &params)
                 .await?;
             ctx.print_one(&item)
         }

@@ -132,7 +132,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_workspace_real_time_statistics(&ws, &params)
+                        .fetch_workspace_real_time_statistics_received(&ws, &params)
                         .await?,
                 )
             } else if w.cumulative {
@@ -145,7 +145,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_workspace_cumulative_statistics(&ws, &params)
+                        .fetch_workspace_cumulative_statistics_received(&ws, &params)
                         .await?,
                 )
             } else {
@@ -156,7 +156,11 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                     task_channel: w.task_channel,
                     split_by_wait_time: w.split_by_wait_time,
                 };
-                ctx.print_one(&client.fetch_workspace_statistics(&ws, &params).await?)
+                ctx.print_one(
+                    &client
+                        .fetch_workspace_statistics_received(&ws, &params)
+                        .await?,
+                )
             }
         }
         StatsCommand::Queue { queue, window: w } => {
@@ -168,7 +172,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_task_queue_real_time_statistics(&ws, &queue, &params)
+                        .fetch_task_queue_real_time_statistics_received(&ws, &queue, &params)
                         .await?,
                 )
             } else if w.cumulative {
@@ -181,7 +185,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_task_queue_cumulative_statistics(&ws, &queue, &params)
+                        .fetch_task_queue_cumulative_statistics_received(&ws, &queue, &params)
                         .await?,
                 )
             } else {
@@ -194,7 +198,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_task_queue_statistics(&ws, &queue, &params)
+                        .fetch_task_queue_statistics_received(&ws, &queue, &params)
                         .await?,
                 )
             }
@@ -224,7 +228,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 let params = CreateTaskQueueBulkRealTimeStatisticsParams { queue_sids };
                 return ctx.print_one(
                     &client
-                        .create_task_queue_bulk_real_time_statistics(&ws, &params)
+                        .create_task_queue_bulk_real_time_statistics_received(&ws, &params)
                         .await?,
                 );
             }
@@ -246,7 +250,9 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 page_size: ctx.page_size(),
                 ..Default::default()
             };
-            let page = client.list_task_queues_statistics(&ws, &params).await?;
+            let page = client
+                .list_task_queues_statistics_received(&ws, &params)
+                .await?;
             print_pages(ctx, &client, "task_queue_statistics", page).await
         }
         StatsCommand::Workflow {
@@ -261,7 +267,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_workflow_real_time_statistics(&ws, &workflow, &params)
+                        .fetch_workflow_real_time_statistics_received(&ws, &workflow, &params)
                         .await?,
                 )
             } else if w.cumulative {
@@ -274,7 +280,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_workflow_cumulative_statistics(&ws, &workflow, &params)
+                        .fetch_workflow_cumulative_statistics_received(&ws, &workflow, &params)
                         .await?,
                 )
             } else {
@@ -287,7 +293,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_workflow_statistics(&ws, &workflow, &params)
+                        .fetch_workflow_statistics_received(&ws, &workflow, &params)
                         .await?,
                 )
             }
@@ -313,7 +319,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_workers_real_time_statistics(&ws, &params)
+                        .fetch_workers_real_time_statistics_received(&ws, &params)
                         .await?,
                 )
             } else if w.cumulative {
@@ -325,7 +331,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                 };
                 ctx.print_one(
                     &client
-                        .fetch_workers_cumulative_statistics(&ws, &params)
+                        .fetch_workers_cumulative_statistics_received(&ws, &params)
                         .await?,
                 )
             } else {
@@ -342,7 +348,11 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
                     friendly_name,
                     task_channel: w.task_channel,
                 };
-                ctx.print_one(&client.fetch_worker_statistics(&ws, &params).await?)
+                ctx.print_one(
+                    &client
+                        .fetch_worker_statistics_received(&ws, &params)
+                        .await?,
+                )
             }
         }
         StatsCommand::Worker { worker, window: w } => {
@@ -361,7 +371,7 @@ pub async fn run(ctx: &mut Ctx, command: StatsCommand) -> Result<(), CliError> {
             };
             ctx.print_one(
                 &client
-                    .fetch_worker_instance_statistics(&ws, &worker, &params)
+                    .fetch_worker_instance_statistics_received(&ws, &worker, &params)
                     .await?,
             )
         }

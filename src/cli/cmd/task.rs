@@ -18,10 +18,10 @@ crud_commands! {
         a_noun: "a task",
         resource: "task",
         kind: None,
-        list: ListTaskArgs => list_task,
-        get: fetch_task,
-        create: CreateTaskArgs => create_task,
-        update: UpdateTaskArgs => update_task,
+        list: ListTaskArgs => list_task_received,
+        get: fetch_task_received,
+        create: CreateTaskArgs => create_task_received,
+        update: UpdateTaskArgs => update_task_received,
         delete: |client, workspace, sid, flags: DeleteTaskArgs| client.delete_task(workspace, &sid, &DeleteTaskParams { if_match: flags.if_match.clone() }),
         extra: TaskShortcut => run_shortcut,
     }
@@ -70,6 +70,8 @@ async fn run_shortcut(
         if_match: args.if_match,
         ..UpdateTaskParams::default()
     };
-    let item = client.update_task(workspace, &args.task, &params).await?;
+    let item = client
+        .update_task_received(workspace, &args.task, &params)
+        .await?;
     ctx.print_one(&item)
 }

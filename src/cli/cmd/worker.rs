@@ -18,10 +18,10 @@ crud_commands! {
         a_noun: "a worker",
         resource: "worker",
         kind: Some(Kind::Worker),
-        list: ListWorkerArgs => list_worker,
-        get: fetch_worker,
-        create: CreateWorkerArgs => create_worker,
-        update: UpdateWorkerArgs => update_worker,
+        list: ListWorkerArgs => list_worker_received,
+        get: fetch_worker_received,
+        create: CreateWorkerArgs => create_worker_received,
+        update: UpdateWorkerArgs => update_worker_received,
         delete: |client, workspace, sid, flags: DeleteWorkerArgs| client.delete_worker(workspace, &sid, &DeleteWorkerParams { if_match: flags.if_match.clone() }),
         extra: WorkerExtra => run_extra,
     }
@@ -79,7 +79,7 @@ async fn run_extra(
                 ..Default::default()
             };
             let page = client
-                .list_worker_channel(workspace, &worker, &params)
+                .list_worker_channel_received(workspace, &worker, &params)
                 .await?;
             print_pages(ctx, client, "worker_channel", page).await
         }
@@ -87,7 +87,7 @@ async fn run_extra(
             let worker = resolver.resolve(Kind::Worker, &worker).await?;
             let channel = channel_sid(client, workspace, &worker, &channel).await?;
             let item = client
-                .fetch_worker_channel(workspace, &worker, &channel)
+                .fetch_worker_channel_received(workspace, &worker, &channel)
                 .await?;
             ctx.print_one(&item)
         }
@@ -100,7 +100,7 @@ async fn run_extra(
             let channel = channel_sid(client, workspace, &worker, &channel).await?;
             let params = args.to_params(resolver).await?;
             let item = client
-                .update_worker_channel(workspace, &worker, &channel, &params)
+                .update_worker_channel_received(workspace, &worker, &channel, &params)
                 .await?;
             ctx.print_one(&item)
         }

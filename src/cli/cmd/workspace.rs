@@ -49,19 +49,19 @@ pub async fn run(ctx: &mut Ctx, command: WorkspaceCommand) -> Result<(), CliErro
         WorkspaceCommand::List(args) => {
             let mut params = args.to_params(&account).await?;
             params.page_size = ctx.page_size();
-            let page = client.list_workspace(&params).await?;
+            let page = client.list_workspace_received(&params).await?;
             print_pages(ctx, &client, "workspace", page).await
         }
         WorkspaceCommand::Get { workspace_ref } => {
             let sid = account
                 .resolve(Kind::Workspace, &target(workspace_ref, ctx)?)
                 .await?;
-            let item = client.fetch_workspace(&sid).await?;
+            let item = client.fetch_workspace_received(&sid).await?;
             ctx.print_one(&item)
         }
         WorkspaceCommand::Create(args) => {
             let params = args.to_params(&account).await?;
-            let item = client.create_workspace(&params).await?;
+            let item = client.create_workspace_received(&params).await?;
             ctx.print_one(&item)
         }
         WorkspaceCommand::Update {
@@ -74,7 +74,7 @@ pub async fn run(ctx: &mut Ctx, command: WorkspaceCommand) -> Result<(), CliErro
             // Activity names in the update resolve inside the workspace being updated.
             let inside = Resolver::new(&client, Some(sid.clone()));
             let params = args.to_params(&inside).await?;
-            let item = client.update_workspace(&sid, &params).await?;
+            let item = client.update_workspace_received(&sid, &params).await?;
             ctx.print_one(&item)
         }
         WorkspaceCommand::Delete { workspace_ref } => {
