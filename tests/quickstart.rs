@@ -1,5 +1,6 @@
-//! `trctl quickstart --output json` as a separate process: every stage of the
-//! walkthrough, in order, with its task and reservation SIDs, both tasks completed.
+//! `trctl quickstart` as a separate process: the `--output json` transcript (every
+//! stage of the walkthrough, in order, with its task, reservation and worker SIDs, both
+//! tasks completed) and the text lines (each shows every SID of its stage).
 
 use serde_json::Value;
 
@@ -61,6 +62,10 @@ fn the_quickstart_transcript_lists_every_stage_in_order() {
         .unwrap();
     assert!(reservation.starts_with("WR"));
     assert_eq!(stage("callback-1-received")["reservation_sid"], reservation);
+    assert!(stage("reservation-1-pending")["worker_sid"]
+        .as_str()
+        .unwrap()
+        .starts_with("WK"));
     assert_eq!(stage("task-1-assigned")["status"], "assigned");
     assert!(stage("callback-2-accepted")["reservation_sid"]
         .as_str()
@@ -86,6 +91,66 @@ fn the_quickstart_transcript_lists_every_stage_in_order() {
         .map(|s| s["elapsed_ms"].as_u64().unwrap())
         .collect();
     assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "{times:?}");
+}
+
+/// The SIDs of one kind (`WR`, `WT`, `WK`) that a line shows.
+fn sids_in<'a>(line: &'a str, prefix: &str) -> Vec<&'a str> {
+    line.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| word.len() == 34 && word.starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn text_stage_lines_show_every_sid_of_their_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = assert_cmd::Command::cargo_bin("trctl")
+        .unwrap()
+        .env_clear()
+        .env("HOME", dir.path())
+        .current_dir(dir.path())
+        .arg("quickstart")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|line| {
+                line.split_once("] ")
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    == Some(name)
+            })
+            .unwrap_or_else(|| panic!("no {name} line in:\n{stdout}"))
+    };
+    for name in [
+        "reservation-1-pending",
+        "callback-1-received",
+        "reservation-1-accepted",
+        "task-1-assigned",
+        "callback-2-accepted",
+        "task-2-assigned",
+    ] {
+        let text = line(name);
+        assert_eq!(sids_in(text, "WR").len(), 1, "{text}");
+        assert_eq!(sids_in(text, "WT").len(), 1, "{text}");
+        assert_eq!(sids_in(text, "WK").len(), 1, "{text}");
+    }
+    // The first reservation is the same on each of its lines.
+    assert_eq!(
+        sids_in(line("reservation-1-pending"), "WR"),
+        sids_in(line("reservation-1-accepted"), "WR")
+    );
+    for name in ["alice-offline", "alice-available"] {
+        assert_eq!(sids_in(line(name), "WK").len(), 1, "{}", line(name));
+    }
+    for name in ["task-1-created", "task-2-completed"] {
+        assert_eq!(sids_in(line(name), "WT").len(), 1, "{}", line(name));
+    }
 }
 
 #[test]

@@ -76,6 +76,9 @@ pub struct Stage {
     /// The reservation involved, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reservation_sid: Option<String>,
+    /// The worker involved, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_sid: Option<String>,
     /// The status observed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -96,6 +99,7 @@ impl Walk<'_> {
         detail: String,
         task: Option<&str>,
         reservation: Option<&str>,
+        worker: Option<&str>,
         status: Option<&str>,
     ) -> Result<(), CliError> {
         let stage = Stage {
@@ -104,6 +108,7 @@ impl Walk<'_> {
             detail,
             task_sid: task.map(str::to_string),
             reservation_sid: reservation.map(str::to_string),
+            worker_sid: worker.map(str::to_string),
             status: status.map(str::to_string),
         };
         if !self.json {
@@ -113,6 +118,21 @@ impl Walk<'_> {
                 stage.stage,
                 stage.detail
             );
+            // Every SID of the stage is on its line; the ones its detail names already
+            // are not repeated.
+            let sids: Vec<String> = [
+                ("task", &stage.task_sid),
+                ("reservation", &stage.reservation_sid),
+                ("worker", &stage.worker_sid),
+            ]
+            .into_iter()
+            .filter_map(|(label, sid)| Some((label, sid.as_deref()?)))
+            .filter(|(_, sid)| !stage.detail.contains(sid))
+            .map(|(label, sid)| format!("{label} {sid}"))
+            .collect();
+            if !sids.is_empty() {
+                line.push_str(&format!(" ({})", sids.join(", ")));
+            }
             if let Some(status) = &stage.status {
                 line.push_str(&format!(" -> {status}"));
             }
@@ -304,6 +324,7 @@ async fn walkthrough(
         None,
         None,
         None,
+        None,
     )?;
 
     // ---- Part 2, step 1: the assignment callback answers {} (accept later by REST).
@@ -332,6 +353,7 @@ async fn walkthrough(
         None,
         None,
         None,
+        None,
     )?;
 
     // ---- Step 2: Alice offline; a Spanish task waits.
@@ -342,6 +364,7 @@ async fn walkthrough(
         "Alice is Offline".into(),
         None,
         None,
+        Some(&setup.alice),
         Some(&seen),
     )?;
     let first = create_task(client, &ws, &setup.workflow).await?;
@@ -356,6 +379,7 @@ async fn walkthrough(
         format!("task {first} with {{\"selected_language\":\"es\"}} waits in {SPANISH}"),
         Some(&first),
         None,
+        None,
         Some(&status),
     )?;
 
@@ -366,6 +390,7 @@ async fn walkthrough(
         "Alice is Available".into(),
         None,
         None,
+        Some(&setup.alice),
         Some("Available"),
     )?;
     let reservation = observe(
@@ -379,6 +404,7 @@ async fn walkthrough(
         format!("Alice reserved for task {first}"),
         Some(&first),
         Some(&reservation),
+        Some(&setup.alice),
         Some("pending"),
     )?;
     let record = observe(
@@ -398,6 +424,7 @@ async fn walkthrough(
         ),
         Some(&first),
         Some(&reservation),
+        Some(&setup.alice),
         None,
     )?;
 
@@ -420,6 +447,7 @@ async fn walkthrough(
         "accepted through the Reservations REST API".into(),
         Some(&first),
         Some(&reservation),
+        Some(&setup.alice),
         Some("accepted"),
     )?;
     walk.record(
@@ -427,6 +455,7 @@ async fn walkthrough(
         format!("task {first} is assigned to Alice"),
         Some(&first),
         Some(&reservation),
+        Some(&setup.alice),
         Some(&status),
     )?;
     first_listener.stop().await;
@@ -439,6 +468,7 @@ async fn walkthrough(
         "Alice is Offline".into(),
         None,
         None,
+        Some(&setup.alice),
         Some(&seen),
     )?;
     let (second_listener, second_seen) = listener(
@@ -466,6 +496,7 @@ async fn walkthrough(
         None,
         None,
         None,
+        None,
     )?;
     let second = create_task(client, &ws, &setup.workflow).await?;
     let status = observe("task-2-pending", "pending", async || {
@@ -479,6 +510,7 @@ async fn walkthrough(
         format!("task {second} waits in {SPANISH}"),
         Some(&second),
         None,
+        None,
         Some(&status),
     )?;
     set_activity(client, &ws, &setup.alice, &setup.available).await?;
@@ -487,6 +519,7 @@ async fn walkthrough(
         "Alice is Available".into(),
         None,
         None,
+        Some(&setup.alice),
         Some("Available"),
     )?;
     let status = observe("task-2-assigned", "assigned", async || {
@@ -527,6 +560,7 @@ async fn walkthrough(
         ),
         Some(&second),
         Some(&reservation),
+        Some(&setup.alice),
         Some("accepted"),
     )?;
     walk.record(
@@ -534,6 +568,7 @@ async fn walkthrough(
         format!("task {second} is assigned to Alice"),
         Some(&second),
         Some(&reservation),
+        Some(&setup.alice),
         Some(&status),
     )?;
     second_listener.stop().await;
@@ -557,6 +592,7 @@ async fn walkthrough(
             format!("task {task} completed"),
             Some(task),
             None,
+            None,
             Some(&status),
         )?;
     }
@@ -578,11 +614,13 @@ async fn walkthrough(
             None,
             None,
             None,
+            None,
         )?;
     }
     walk.record(
         "done",
         "every stage observed as expected".into(),
+        None,
         None,
         None,
         None,
