@@ -280,7 +280,7 @@ impl World {
         self.state()
             .events
             .iter()
-            .map(|e| e.event_type.clone())
+            .map(|e| e.event_type.to_string())
             .collect()
     }
 
@@ -778,6 +778,12 @@ fn check_invariants(w: &World) -> Result<(), String> {
     let ws = w.state();
     if !ws.index_is_consistent() {
         return Err("the pending-task index does not match the pending tasks".into());
+    }
+    if !ws.loads_are_consistent() {
+        return Err(
+            "the kept worker loads, idle order or per-task reservations do not match a recount"
+                .into(),
+        );
     }
     let active: Vec<&str> = ws
         .reservations

@@ -1,6 +1,8 @@
 //! Reads: list filters exactly as the spec defines them, and derived views (worker
 //! channel load, worker eligibility for a queue). Pure functions of a borrowed state.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::error::EngineError;
@@ -95,71 +97,169 @@ pub fn channel_counts(ws: &Workspace, worker: &Worker, task_channel_sid: &str) -
     Loads::of(ws).counts(&worker.sid, task_channel_sid)
 }
 
-/// Per-worker load from the live reservations (pending, accepted, wrapping), computed
-/// once per routing decision or listing.
+/// Per-worker load from the live reservations (pending, accepted, wrapping). The
+/// workspace keeps one up to date as reservations start, change status and end
+/// ([`Workspace::activate`], [`Workspace::deactivate`]), so a routing decision reads it
+/// without counting every reservation again; [`Loads::recount`] counts from scratch
+/// (for consistency checks).
+#[derive(Debug, Clone, Default)]
 pub struct Loads {
-    /// (worker, task channel) → (accepted, pending+accepted+wrapping)
-    by_channel: std::collections::HashMap<(String, String), (u32, u32)>,
-    busy: std::collections::HashMap<String, u32>,
-    /// task → workers with a pending reservation for it
-    holders: std::collections::HashMap<String, Vec<String>>,
+    /// worker → its load
+    workers: HashMap<String, WorkerLoad>,
+    /// task → workers with a pending reservation for it, in reservation order
+    holders: HashMap<String, Vec<String>>,
+    /// reservation → what it contributes (so removal undoes exactly what was added)
+    entries: HashMap<String, LoadEntry>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct WorkerLoad {
+    /// Live reservations, any channel.
+    busy: u32,
+    /// (task channel, accepted, pending+accepted+wrapping); no entry while zero.
+    channels: Vec<(String, u32, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LoadEntry {
+    worker: String,
+    task: String,
+    channel: String,
+    accepted: bool,
+    pending: bool,
 }
 
 impl Loads {
-    /// Count the live reservations of `ws`.
-    pub fn of(ws: &Workspace) -> Loads {
-        let mut by_channel = std::collections::HashMap::new();
-        let mut busy = std::collections::HashMap::new();
-        let mut holders: std::collections::HashMap<String, Vec<String>> =
-            std::collections::HashMap::new();
+    /// The load the workspace keeps.
+    pub fn of(ws: &Workspace) -> &Loads {
+        &ws.loads
+    }
+
+    /// Count the live reservations of `ws` from scratch.
+    pub fn recount(ws: &Workspace) -> Loads {
+        let mut loads = Loads::default();
         for reservation in ws.active.iter().filter_map(|sid| ws.reservations.get(sid)) {
-            let Some(task) = ws.tasks.get(&reservation.task_sid) else {
-                continue;
-            };
-            let entry = by_channel
-                .entry((
-                    reservation.worker_sid.clone(),
-                    task.task_channel_sid.clone(),
-                ))
-                .or_insert((0, 0));
-            if reservation.status == "accepted" {
-                entry.0 += 1;
-            }
-            entry.1 += 1;
-            *busy.entry(reservation.worker_sid.clone()).or_insert(0) += 1;
-            if reservation.status == "pending" {
-                holders
-                    .entry(reservation.task_sid.clone())
-                    .or_default()
-                    .push(reservation.worker_sid.clone());
+            if let Some(task) = ws.tasks.get(&reservation.task_sid) {
+                loads.add(reservation, &task.task_channel_sid);
             }
         }
-        Loads {
-            by_channel,
-            busy,
-            holders,
+        loads
+    }
+
+    /// Count a live reservation (replacing what it counted before) on `channel`.
+    pub fn add(&mut self, reservation: &Reservation, channel: &str) {
+        self.remove(&reservation.sid);
+        let entry = LoadEntry {
+            worker: reservation.worker_sid.clone(),
+            task: reservation.task_sid.clone(),
+            channel: channel.to_string(),
+            accepted: reservation.status == "accepted",
+            pending: reservation.status == "pending",
+        };
+        let load = self.workers.entry(entry.worker.clone()).or_default();
+        load.busy += 1;
+        match load
+            .channels
+            .iter_mut()
+            .find(|(c, _, _)| *c == entry.channel)
+        {
+            Some((_, accepted, occupied)) => {
+                *accepted += u32::from(entry.accepted);
+                *occupied += 1;
+            }
+            None => load
+                .channels
+                .push((entry.channel.clone(), u32::from(entry.accepted), 1)),
         }
+        if entry.pending {
+            self.holders
+                .entry(entry.task.clone())
+                .or_default()
+                .push(entry.worker.clone());
+        }
+        self.entries.insert(reservation.sid.clone(), entry);
+    }
+
+    /// Stop counting a reservation.
+    pub fn remove(&mut self, reservation: &str) {
+        let Some(entry) = self.entries.remove(reservation) else {
+            return;
+        };
+        if let Some(load) = self.workers.get_mut(&entry.worker) {
+            load.busy = load.busy.saturating_sub(1);
+            if let Some(at) = load
+                .channels
+                .iter()
+                .position(|(c, _, _)| *c == entry.channel)
+            {
+                let slot = &mut load.channels[at];
+                slot.1 = slot.1.saturating_sub(u32::from(entry.accepted));
+                slot.2 = slot.2.saturating_sub(1);
+                if slot.2 == 0 {
+                    load.channels.swap_remove(at);
+                }
+            }
+            if load.busy == 0 {
+                self.workers.remove(&entry.worker);
+            }
+        }
+        if entry.pending {
+            if let Some(workers) = self.holders.get_mut(&entry.task) {
+                if let Some(at) = workers.iter().position(|w| *w == entry.worker) {
+                    workers.remove(at);
+                }
+                if workers.is_empty() {
+                    self.holders.remove(&entry.task);
+                }
+            }
+        }
+    }
+
+    /// Whether two counts agree (order of entries aside).
+    pub fn same_as(&self, other: &Loads) -> bool {
+        let normal = |loads: &Loads| {
+            type Row = (String, u32, Vec<(String, u32, u32)>);
+            let mut workers: Vec<Row> = loads
+                .workers
+                .iter()
+                .map(|(w, load)| {
+                    let mut channels = load.channels.clone();
+                    channels.sort();
+                    (w.clone(), load.busy, channels)
+                })
+                .collect();
+            workers.sort();
+            let mut holders: Vec<(String, Vec<String>)> = loads
+                .holders
+                .iter()
+                .map(|(t, ws)| {
+                    let mut ws = ws.clone();
+                    ws.sort();
+                    (t.clone(), ws)
+                })
+                .collect();
+            holders.sort();
+            (workers, holders)
+        };
+        normal(self) == normal(other)
     }
 
     /// Live reservations of a worker, any channel.
     pub fn busy(&self, worker: &str) -> u32 {
-        self.busy.get(worker).copied().unwrap_or(0)
+        self.workers.get(worker).map_or(0, |load| load.busy)
     }
 
     /// Workers holding a pending reservation for a task.
-    pub fn holders(&self, task: &str) -> Vec<&str> {
-        self.holders
-            .get(task)
-            .map(|workers| workers.iter().map(String::as_str).collect())
-            .unwrap_or_default()
+    pub fn holders(&self, task: &str) -> &[String] {
+        self.holders.get(task).map_or(&[], Vec::as_slice)
     }
 
     /// (accepted, occupied) of a worker on a task channel.
     pub fn counts(&self, worker: &str, task_channel_sid: &str) -> (u32, u32) {
-        self.by_channel
-            .get(&(worker.to_string(), task_channel_sid.to_string()))
-            .copied()
-            .unwrap_or((0, 0))
+        self.workers
+            .get(worker)
+            .and_then(|load| load.channels.iter().find(|(c, _, _)| c == task_channel_sid))
+            .map_or((0, 0), |(_, accepted, occupied)| (*accepted, *occupied))
     }
 
     /// A worker's channels as expressions see them.
@@ -172,11 +272,7 @@ impl Loads {
             .channels
             .iter()
             .map(|channel| {
-                let (assigned, occupied) = self
-                    .by_channel
-                    .get(&(worker.sid.clone(), channel.task_channel_sid.clone()))
-                    .copied()
-                    .unwrap_or((0, 0));
+                let (assigned, occupied) = self.counts(&worker.sid, &channel.task_channel_sid);
                 crate::expr::ChannelLoad {
                     unique_name: ws
                         .channels
@@ -508,13 +604,7 @@ pub fn events<'a>(
             .map(|c| c.sid.clone())
             .unwrap_or_else(|| c.to_string())
     });
-    let field = |event: &Event, key: &str| {
-        event
-            .data
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
+    let field = |event: &Event, key: &str| event.data.get(key).map(str::to_string);
     Ok(positioned(&ws.events, |event| {
         event.date >= start
             && event.date <= end

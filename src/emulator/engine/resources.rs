@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value};
 use super::error::EngineError;
 use super::routing::Decision;
 use super::state::{
-    Activity, Event, Millis, State, Table, Task, TaskChannel, TaskQueue, Worker, WorkerChannel,
-    Workflow, Workspace,
+    intern, Activity, Event, EventData, Millis, State, Table, Task, TaskChannel, TaskQueue, Worker,
+    WorkerChannel, Workflow, Workspace,
 };
 use super::validate;
 use super::{CallbackReply, Command, Effect, Reply, SidSource};
@@ -284,13 +284,13 @@ impl Context<'_> {
         let (resource_type, resource_sid, resource_path) = resource;
         ws.events.insert(Event {
             sid: sid.clone(),
-            event_type: event_type.to_string(),
+            event_type: intern(event_type),
             description,
-            resource_type: resource_type.to_string(),
+            resource_type: intern(resource_type),
             resource_sid: resource_sid.to_string(),
             resource_path,
             date: now,
-            data,
+            data: EventData::from_map(data),
         });
         self.effects.push(Effect::Event {
             workspace: workspace.to_string(),
@@ -341,6 +341,9 @@ impl Context<'_> {
             events: Table::default(),
             pending: Default::default(),
             active: Default::default(),
+            loads: Default::default(),
+            by_task: Default::default(),
+            idle: Default::default(),
         };
         for (name, available) in DEFAULT_ACTIVITIES {
             let activity_sid = self.sids.next("WA");
@@ -1174,7 +1177,7 @@ impl Context<'_> {
         let ws = self.workspace_mut(workspace)?;
         let data = worker_data(ws, &worker);
         let description = format!("Worker {} created", worker.friendly_name);
-        ws.workers.insert(worker);
+        ws.add_worker(worker);
         self.emit(
             workspace,
             "worker.created",
@@ -1359,7 +1362,7 @@ impl Context<'_> {
         }
         let data = worker_data(ws, worker);
         let description = format!("Worker {} deleted", worker.friendly_name);
-        self.workspace_mut(workspace)?.workers.remove(sid);
+        self.workspace_mut(workspace)?.remove_worker(sid);
         self.emit(
             workspace,
             "worker.deleted",
@@ -1696,6 +1699,8 @@ impl Context<'_> {
         task.updated = now;
         let task = task.clone();
         ws.reindex(sid);
+        // A new channel moves the load of its live reservations.
+        ws.recount_task(sid);
         let mut data = task_data(ws, &task, now);
         let resource = || ("task", sid, path(workspace, "Tasks", sid));
         if attributes_changed || params.priority.is_some() {
@@ -1757,28 +1762,15 @@ impl Context<'_> {
         check_if_match(if_match, task.version)?;
         let data = task_data(ws, task, self.now);
         let holders: Vec<String> = ws
-            .reservations
-            .iter()
-            .filter(|r| r.task_sid == sid && matches!(r.status.as_str(), "accepted" | "wrapping"))
+            .task_reservations(sid)
+            .filter(|r| matches!(r.status.as_str(), "accepted" | "wrapping"))
             .map(|r| r.worker_sid.clone())
             .collect();
         self.end_reservations(workspace, sid, "canceled");
         for worker in holders {
             self.dirty_workers.push((workspace.to_string(), worker));
         }
-        let ws = self.workspace_mut(workspace)?;
-        ws.unindex(sid);
-        ws.tasks.remove(sid);
-        let reservations: Vec<String> = ws
-            .reservations
-            .iter()
-            .filter(|r| r.task_sid == sid)
-            .map(|r| r.sid.clone())
-            .collect();
-        for reservation in reservations {
-            ws.active.remove(&reservation);
-            ws.reservations.remove(&reservation);
-        }
+        self.workspace_mut(workspace)?.remove_task(sid);
         self.emit(
             workspace,
             "task.deleted",

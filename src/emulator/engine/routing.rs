@@ -439,7 +439,7 @@ impl Context<'_> {
             },
             None => None,
         };
-        let Some((queue_sid, chosen)) = choose(ws, task, only, &loads, now) else {
+        let Some((queue_sid, chosen)) = choose(ws, task, only, loads, now) else {
             return 0;
         };
         for worker in &chosen {
@@ -469,7 +469,6 @@ impl Context<'_> {
             return;
         };
         let previous_activity_sid = worker.activity_sid.clone();
-        worker.idle_since = now;
         // Single-tasking workspaces move the worker to the queue's reservation activity (§3.6).
         if !multitasking {
             if let Some(activity) = reservation_activity {
@@ -489,14 +488,14 @@ impl Context<'_> {
         }
         let workflow_sid = task.workflow_sid.clone();
         ws.reindex(task_sid);
-        ws.active.insert(sid.clone());
+        ws.set_idle_since(worker_sid, now);
         let timeout = workflow_sid
             .as_deref()
             .and_then(|w| ws.workflows.get(w))
             .map_or(DEFAULT_RESERVATION_TIMEOUT_SECONDS, |w| {
                 w.task_reservation_timeout
             });
-        ws.reservations.insert(Reservation {
+        ws.add_reservation(Reservation {
             sid: sid.clone(),
             task_sid: task_sid.to_string(),
             worker_sid: worker_sid.to_string(),
@@ -508,6 +507,7 @@ impl Context<'_> {
             previous_activity_sid,
             instruction: None,
         });
+        ws.activate(&sid);
         self.state.schedule(
             now + timeout * 1000,
             Deadline::Reservation {
@@ -595,10 +595,10 @@ impl Context<'_> {
                 return;
             }
             let loads = Loads::of(ws);
-            if !has_room(ws, worker, &loads) {
+            if !has_room(ws, worker, loads) {
                 return;
             }
-            let Some((task_sid, queue_sid)) = first_task_for(ws, worker, &loads, now) else {
+            let Some((task_sid, queue_sid)) = first_task_for(ws, worker, loads, now) else {
                 return;
             };
             self.create_reservation(workspace, &task_sid, worker_sid, &queue_sid);
@@ -670,9 +670,9 @@ impl Context<'_> {
         let active = matches!(status, "pending" | "accepted" | "wrapping");
         if let Some(ws) = self.state.workspaces.get_mut(workspace) {
             if active {
-                ws.active.insert(reservation_sid.to_string());
+                ws.activate(reservation_sid);
             } else {
-                ws.active.remove(reservation_sid);
+                ws.deactivate(reservation_sid);
             }
         }
         let Some(reservation) = self.reservation_mut(workspace, reservation_sid) else {
@@ -747,13 +747,8 @@ impl Context<'_> {
             }
         }
         let siblings: Vec<String> = ws
-            .reservations
-            .iter()
-            .filter(|r| {
-                r.task_sid == reservation.task_sid
-                    && r.status == "pending"
-                    && r.sid != reservation_sid
-            })
+            .task_reservations(&reservation.task_sid)
+            .filter(|r| r.status == "pending" && r.sid != reservation_sid)
             .map(|r| r.sid.clone())
             .collect();
         self.emit_reservation(workspace, reservation_sid, "reservation.accepted");
@@ -825,9 +820,8 @@ impl Context<'_> {
             return;
         };
         let still_pending = ws
-            .reservations
-            .iter()
-            .any(|r| r.task_sid == task_sid && r.status == "pending");
+            .task_reservations(task_sid)
+            .any(|r| r.status == "pending");
         if still_pending {
             return;
         }
@@ -966,9 +960,8 @@ impl Context<'_> {
             return;
         };
         let pending: Vec<String> = ws
-            .reservations
-            .iter()
-            .filter(|r| r.task_sid == task_sid && r.status == "pending")
+            .task_reservations(task_sid)
+            .filter(|r| r.status == "pending")
             .map(|r| r.sid.clone())
             .collect();
         for sid in pending {
@@ -984,11 +977,8 @@ impl Context<'_> {
             return;
         };
         let active: Vec<(String, String)> = ws
-            .reservations
-            .iter()
-            .filter(|r| {
-                r.task_sid == task_sid && matches!(r.status.as_str(), "accepted" | "wrapping")
-            })
+            .task_reservations(task_sid)
+            .filter(|r| matches!(r.status.as_str(), "accepted" | "wrapping"))
             .map(|r| (r.sid.clone(), r.worker_sid.clone()))
             .collect();
         for (sid, worker) in active {
@@ -1000,13 +990,8 @@ impl Context<'_> {
             };
             self.emit_reservation(workspace, &sid, event);
             if status == "completed" {
-                if let Some(worker) = self
-                    .state
-                    .workspaces
-                    .get_mut(workspace)
-                    .and_then(|ws| ws.workers.get_mut(&worker))
-                {
-                    worker.idle_since = now;
+                if let Some(ws) = self.state.workspaces.get_mut(workspace) {
+                    ws.set_idle_since(&worker, now);
                 }
                 self.dirty_workers.push((workspace.to_string(), worker));
             }
@@ -1101,18 +1086,7 @@ impl Context<'_> {
                     .get(&task)
                     .is_some_and(|t| terminal(&t.assignment_status))
                 {
-                    ws.unindex(&task);
-                    ws.tasks.remove(&task);
-                    let gone: Vec<String> = ws
-                        .reservations
-                        .iter()
-                        .filter(|r| r.task_sid == task)
-                        .map(|r| r.sid.clone())
-                        .collect();
-                    for sid in gone {
-                        ws.active.remove(&sid);
-                        ws.reservations.remove(&sid);
-                    }
+                    ws.remove_task(&task);
                 }
             }
         }
@@ -1159,6 +1133,10 @@ fn choose(
         .get(&task.task_channel_sid)
         .map(|c| c.unique_name.as_str());
     let holders = loads.holders(&task.sid);
+    let room = (queue.max_reserved_workers.max(1) as usize).saturating_sub(holders.len());
+    if room == 0 {
+        return None;
+    }
     // Cheap checks first, so expressions run and views are built only for workers that
     // could take the task at all.
     let free_on_channel = |w: &Worker| {
@@ -1175,7 +1153,7 @@ fn choose(
             .get(&w.activity_sid)
             .is_some_and(|a| a.available)
             && free_on_channel(w)
-            && !holders.contains(&w.sid.as_str())
+            && !holders.contains(&w.sid)
             && !task.rejected_by.contains(&w.sid)
             && task
                 .routing_target
@@ -1183,17 +1161,6 @@ fn choose(
                 .is_none_or(|target| target == w.sid)
             && (multitasking || loads.busy(&w.sid) == 0)
     };
-    let candidates: Vec<&Worker> = match only {
-        Some(worker) => Some(worker).into_iter().filter(admissible).collect(),
-        None => ws.workers.iter().filter(admissible).collect(),
-    };
-    let channel_loads: Vec<Vec<crate::expr::ChannelLoad<'_>>> =
-        candidates.iter().map(|w| loads.channels(ws, w)).collect();
-    let mut views: Vec<WorkerView<'_>> = candidates
-        .iter()
-        .zip(&channel_loads)
-        .map(|(w, c)| view(ws, w, c))
-        .collect();
     let default_step;
     let step_ref = match &step {
         Some(step) => step,
@@ -1210,17 +1177,40 @@ fn choose(
         // Single-tasking workspaces ignore channel capacity (§4.6 rule 4).
         task_channel: if multitasking { channel } else { None },
     };
-    views.retain(|v| context.is_eligible(v));
-    views.sort_by_key(|v| {
-        ws.workers.get(v.sid).map_or((0, 0), |w| {
-            (w.idle_since, ws.workers.position_of(&w.sid).unwrap_or(0))
-        })
-    });
-    if let Some(order_by) = &step_ref.order_by {
-        order_by.sort(&mut views);
-    }
-    let room = (queue.max_reserved_workers.max(1) as usize).saturating_sub(holders.len());
-    let chosen: Vec<String> = views.iter().take(room).map(|v| v.sid.to_string()).collect();
+    // Longest idle first (§2.5): the workspace keeps its workers in that order, so
+    // without `order_by` the walk stops at the first `room` eligible workers.
+    let mut candidates: Box<dyn Iterator<Item = &Worker> + '_> = match only {
+        Some(worker) => Box::new(std::iter::once(worker)),
+        None => Box::new(ws.idle.iter().filter_map(|(_, _, sid)| ws.workers.get(sid))),
+    };
+    let chosen: Vec<String> = match &step_ref.order_by {
+        None => {
+            let mut chosen = Vec::new();
+            for worker in candidates.by_ref().filter(admissible) {
+                let channels = loads.channels(ws, worker);
+                if context.is_eligible(&view(ws, worker, &channels)) {
+                    chosen.push(worker.sid.clone());
+                    if chosen.len() == room {
+                        break;
+                    }
+                }
+            }
+            chosen
+        }
+        Some(order_by) => {
+            let admitted: Vec<&Worker> = candidates.filter(admissible).collect();
+            let channel_loads: Vec<Vec<crate::expr::ChannelLoad<'_>>> =
+                admitted.iter().map(|w| loads.channels(ws, w)).collect();
+            let mut views: Vec<WorkerView<'_>> = admitted
+                .iter()
+                .zip(&channel_loads)
+                .map(|(w, c)| view(ws, w, c))
+                .collect();
+            views.retain(|v| context.is_eligible(v));
+            order_by.sort(&mut views);
+            views.iter().take(room).map(|v| v.sid.to_string()).collect()
+        }
+    };
     (!chosen.is_empty()).then(|| (queue.sid.clone(), chosen))
 }
 

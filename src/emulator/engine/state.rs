@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::query::Loads;
 use crate::workflow::{CompiledWorkflow, QueueDef};
 
 /// Epoch milliseconds.
@@ -28,7 +29,8 @@ pub trait Record {
 pub struct Table<T> {
     items: BTreeMap<u64, T>,
     index: HashMap<String, u64>,
-    positions: HashMap<String, u64>,
+    /// Positions of removed records (live ones are in `index`).
+    removed: HashMap<String, u64>,
     next: u64,
 }
 
@@ -37,7 +39,7 @@ impl<T> Default for Table<T> {
         Table {
             items: BTreeMap::new(),
             index: HashMap::new(),
-            positions: HashMap::new(),
+            removed: HashMap::new(),
             next: 0,
         }
     }
@@ -50,8 +52,8 @@ impl<T: Record> Table<T> {
         let position = self.next;
         self.next += 1;
         self.items.insert(position, item);
-        self.index.insert(sid.clone(), position);
-        self.positions.insert(sid, position);
+        self.removed.remove(&sid);
+        self.index.insert(sid, position);
     }
     /// The record with this SID.
     pub fn get(&self, sid: &str) -> Option<&T> {
@@ -66,7 +68,8 @@ impl<T: Record> Table<T> {
     }
     /// Remove and return the record with this SID.
     pub fn remove(&mut self, sid: &str) -> Option<T> {
-        let position = self.index.remove(sid)?;
+        let (sid, position) = self.index.remove_entry(sid)?;
+        self.removed.insert(sid, position);
         self.items.remove(&position)
     }
     /// Records in creation order.
@@ -79,7 +82,10 @@ impl<T: Record> Table<T> {
     }
     /// Records created after the one named `sid` (a page token's position).
     pub fn position(&self, sid: &str) -> Option<u64> {
-        self.positions.get(sid).copied()
+        self.index
+            .get(sid)
+            .or_else(|| self.removed.get(sid))
+            .copied()
     }
     /// Records from position `after` (exclusive) on.
     pub fn after(&self, after: Option<u64>) -> impl Iterator<Item = &T> {
@@ -152,8 +158,18 @@ pub struct Workspace {
     /// Pending tasks per queue, in the order workers take them (kept by [`Workspace::reindex`]).
     /// Keyed by (queue, task channel), so a worker full on one channel skips its tasks.
     pub pending: HashMap<(String, String), QueueIndex>,
-    /// Reservations that hold a worker's slot: pending, accepted or wrapping.
+    /// Reservations that hold a worker's slot: pending, accepted or wrapping (kept by
+    /// [`Workspace::activate`] and [`Workspace::deactivate`], with [`Workspace::loads`]).
     pub active: BTreeSet<String>,
+    /// The load of every worker, from the active reservations.
+    pub loads: Loads,
+    /// Each task's reservations, oldest first (kept by [`Workspace::add_reservation`] and
+    /// [`Workspace::remove_task`]).
+    pub by_task: HashMap<String, Vec<String>>,
+    /// Every worker by (idle since, creation position): the order workers are offered
+    /// tasks in (kept by [`Workspace::add_worker`], [`Workspace::set_idle_since`] and
+    /// [`Workspace::remove_worker`]).
+    pub idle: BTreeSet<(Millis, u64, String)>,
 }
 
 /// The pending tasks of one queue, ordered both ways TaskRouter orders queues (§3.3).
@@ -408,11 +424,11 @@ pub struct Event {
     /// `EV…`
     pub sid: String,
     /// e.g. `task.created`.
-    pub event_type: String,
+    pub event_type: &'static str,
     /// Human text.
     pub description: String,
     /// Lowercase kind of resource (`task`, `worker`, …).
-    pub resource_type: String,
+    pub resource_type: &'static str,
     /// The resource's SID.
     pub resource_sid: String,
     /// The resource's path below `/v1`.
@@ -420,7 +436,124 @@ pub struct Event {
     /// When it happened.
     pub date: Millis,
     /// The event's fields (snake_case keys, string values).
-    pub data: serde_json::Map<String, Value>,
+    pub data: EventData,
+}
+
+/// Names that occur in every event (field names, event and resource types): one copy
+/// for the whole process. The set is fixed by the code (no name comes from a request),
+/// so the leaked strings are bounded.
+pub fn intern(name: &str) -> &'static str {
+    let id = name_id(name);
+    name_table().0.get(usize::from(id)).copied().unwrap_or("")
+}
+
+type Names = (Vec<&'static str>, HashMap<&'static str, u16>);
+
+fn name_table() -> std::sync::MutexGuard<'static, Names> {
+    static NAMES: std::sync::OnceLock<std::sync::Mutex<Names>> = std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The number of an interned name.
+fn name_id(name: &str) -> u16 {
+    let mut table = name_table();
+    if let Some(id) = table.1.get(name) {
+        return *id;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    // More than 65,535 distinct names cannot come from the code's fixed set.
+    let id = u16::try_from(table.0.len()).unwrap_or(u16::MAX);
+    table.0.push(leaked);
+    table.1.insert(leaked, id);
+    id
+}
+
+/// Every interned name, by number.
+fn names() -> Vec<&'static str> {
+    name_table().0.clone()
+}
+
+/// An event's fields, compact: every value one after the other in one string, and per
+/// field the number of its (interned) name and where its value ends. The event log is
+/// most of a busy emulator's memory; a JSON map per event cost about 3 KB, this about a
+/// sixth of it.
+#[derive(Debug, Clone, Default)]
+pub struct EventData {
+    text: Box<str>,
+    /// (name, end of the value in `text`; the top bit set when the value is JSON text
+    /// rather than a string)
+    fields: Box<[(u16, u32)]>,
+}
+
+const JSON_VALUE: u32 = 1 << 31;
+
+impl EventData {
+    /// Pack a map (values are strings; anything else is kept as its JSON text).
+    pub fn from_map(map: serde_json::Map<String, Value>) -> EventData {
+        let mut text = String::new();
+        let mut fields = Vec::with_capacity(map.len());
+        for (key, value) in map {
+            let flag = match value {
+                Value::String(value) => {
+                    text.push_str(&value);
+                    0
+                }
+                other => {
+                    text.push_str(&other.to_string());
+                    JSON_VALUE
+                }
+            };
+            let end = u32::try_from(text.len())
+                .unwrap_or(JSON_VALUE - 1)
+                .min(JSON_VALUE - 1);
+            fields.push((name_id(&key), end | flag));
+        }
+        EventData {
+            text: text.into_boxed_str(),
+            fields: fields.into_boxed_slice(),
+        }
+    }
+
+    /// Every field in order: name, value text, whether the text is JSON.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str, bool)> + '_ {
+        let names = names();
+        let mut start = 0usize;
+        self.fields.iter().map(move |(name, end)| {
+            let json = end & JSON_VALUE != 0;
+            let end = ((end & !JSON_VALUE) as usize).min(self.text.len());
+            let value = self.text.get(start..end).unwrap_or("");
+            start = end;
+            (
+                names.get(usize::from(*name)).copied().unwrap_or(""),
+                value,
+                json,
+            )
+        })
+    }
+
+    /// A string field's value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.iter()
+            .find(|(name, _, json)| *name == key && !json)
+            .map(|(_, value, _)| value)
+    }
+
+    /// The fields as a JSON object, in order.
+    pub fn to_map(&self) -> serde_json::Map<String, Value> {
+        self.iter()
+            .map(|(name, value, json)| {
+                let value = if json {
+                    serde_json::from_str(value).unwrap_or(Value::Null)
+                } else {
+                    Value::String(value.to_string())
+                };
+                (name.to_string(), value)
+            })
+            .collect()
+    }
 }
 
 record!(
@@ -436,6 +569,123 @@ record!(
 );
 
 impl Workspace {
+    /// Count a reservation as holding its worker's slot, with its current status (call
+    /// again after a status change between pending, accepted and wrapping).
+    pub fn activate(&mut self, reservation_sid: &str) {
+        self.active.insert(reservation_sid.to_string());
+        let Some(reservation) = self.reservations.get(reservation_sid) else {
+            return;
+        };
+        match self.tasks.get(&reservation.task_sid) {
+            Some(task) => self.loads.add(reservation, &task.task_channel_sid),
+            None => self.loads.remove(reservation_sid),
+        }
+    }
+
+    /// Stop counting a reservation as holding a slot.
+    pub fn deactivate(&mut self, reservation_sid: &str) {
+        self.active.remove(reservation_sid);
+        self.loads.remove(reservation_sid);
+    }
+
+    /// Count a task's live reservations again (after its channel changed).
+    pub fn recount_task(&mut self, task_sid: &str) {
+        let live: Vec<String> = self
+            .by_task
+            .get(task_sid)
+            .into_iter()
+            .flatten()
+            .filter(|sid| self.active.contains(*sid))
+            .cloned()
+            .collect();
+        for sid in live {
+            self.activate(&sid);
+        }
+    }
+
+    /// Store a new reservation.
+    pub fn add_reservation(&mut self, reservation: Reservation) {
+        self.by_task
+            .entry(reservation.task_sid.clone())
+            .or_default()
+            .push(reservation.sid.clone());
+        self.reservations.insert(reservation);
+    }
+
+    /// A task's reservations, oldest first.
+    pub fn task_reservations<'a>(
+        &'a self,
+        task_sid: &str,
+    ) -> impl Iterator<Item = &'a Reservation> + 'a {
+        self.by_task
+            .get(task_sid)
+            .into_iter()
+            .flatten()
+            .filter_map(|sid| self.reservations.get(sid))
+    }
+
+    /// Remove a task and its reservations.
+    pub fn remove_task(&mut self, task_sid: &str) {
+        self.unindex(task_sid);
+        self.tasks.remove(task_sid);
+        for sid in self.by_task.remove(task_sid).unwrap_or_default() {
+            self.deactivate(&sid);
+            self.reservations.remove(&sid);
+        }
+    }
+
+    /// Store a new worker.
+    pub fn add_worker(&mut self, worker: Worker) {
+        let (sid, idle_since) = (worker.sid.clone(), worker.idle_since);
+        self.workers.insert(worker);
+        if let Some(position) = self.workers.position_of(&sid) {
+            self.idle.insert((idle_since, position, sid));
+        }
+    }
+
+    /// Remove a worker.
+    pub fn remove_worker(&mut self, worker_sid: &str) -> Option<Worker> {
+        let position = self.workers.position_of(worker_sid)?;
+        let worker = self.workers.remove(worker_sid)?;
+        self.idle
+            .remove(&(worker.idle_since, position, worker.sid.clone()));
+        Some(worker)
+    }
+
+    /// Mark a worker idle since `when` (it moves to the back of the offer order).
+    pub fn set_idle_since(&mut self, worker_sid: &str, when: Millis) {
+        let Some(position) = self.workers.position_of(worker_sid) else {
+            return;
+        };
+        let Some(worker) = self.workers.get_mut(worker_sid) else {
+            return;
+        };
+        let before = std::mem::replace(&mut worker.idle_since, when);
+        self.idle
+            .remove(&(before, position, worker_sid.to_string()));
+        self.idle.insert((when, position, worker_sid.to_string()));
+    }
+
+    /// Whether the kept load, reservation and idle indexes match the records (for tests).
+    pub fn loads_are_consistent(&self) -> bool {
+        let idle: BTreeSet<(Millis, u64, String)> = self
+            .workers
+            .iter()
+            .filter_map(|w| {
+                self.workers
+                    .position_of(&w.sid)
+                    .map(|position| (w.idle_since, position, w.sid.clone()))
+            })
+            .collect();
+        let by_task = self.reservations.iter().all(|r| {
+            self.by_task
+                .get(&r.task_sid)
+                .is_some_and(|sids| sids.contains(&r.sid))
+        }) && self.by_task.values().map(Vec::len).sum::<usize>()
+            == self.reservations.len();
+        self.loads.same_as(&Loads::recount(self)) && idle == self.idle && by_task
+    }
+
     /// Bring a task's entry in the pending index up to date with the task (call after
     /// any change to its status, queue, priority or virtual start time, and before
     /// removing it).
@@ -614,5 +864,58 @@ impl State {
     /// When the next timer fires.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.deadlines.first().map(|(at, _, _)| *at)
+    }
+}
+
+#[cfg(test)]
+mod event_data_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn packed_fields_read_back_in_order_with_their_types() {
+        let map = json!({"task_sid": "WT1", "empty": "", "task_age": 5, "flag": true, "task_attributes": "{\"a\":\"é\"}"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let data = EventData::from_map(map.clone());
+        assert_eq!(data.to_map(), map);
+        let keys: Vec<&str> = data.iter().map(|(key, _, _)| key).collect();
+        assert_eq!(
+            keys,
+            ["task_sid", "empty", "task_age", "flag", "task_attributes"]
+        );
+        assert_eq!(data.get("task_sid"), Some("WT1"));
+        assert_eq!(data.get("empty"), Some(""));
+        assert_eq!(data.get("task_attributes"), Some("{\"a\":\"é\"}"));
+        // Only string values answer `get`, as `Value::as_str` did.
+        assert_eq!(data.get("task_age"), None);
+        assert_eq!(data.get("missing"), None);
+        assert!(EventData::from_map(serde_json::Map::new())
+            .to_map()
+            .is_empty());
+    }
+
+    #[test]
+    fn removed_records_keep_their_position() {
+        let mut table: Table<Event> = Table::default();
+        for sid in ["EV1", "EV2", "EV3"] {
+            table.insert(Event {
+                sid: sid.into(),
+                event_type: intern("task.created"),
+                description: String::new(),
+                resource_type: intern("task"),
+                resource_sid: String::new(),
+                resource_path: String::new(),
+                date: 0,
+                data: EventData::default(),
+            });
+        }
+        assert_eq!(table.position("EV2"), Some(1));
+        assert!(table.remove("EV2").is_some());
+        assert_eq!(table.position("EV2"), Some(1));
+        assert!(table.get("EV2").is_none());
+        let after: Vec<&str> = table.after(Some(1)).map(|e| e.sid.as_str()).collect();
+        assert_eq!(after, ["EV3"]);
     }
 }

@@ -206,7 +206,7 @@ fn in_scope(event: &Event, scope: Scope<'_>, window: &Window) -> bool {
     if event.date < window.start || event.date > window.end {
         return false;
     }
-    let field = |key: &str| event.data.get(key).and_then(Value::as_str);
+    let field = |key: &str| event.data.get(key);
     if let Some(channel) = &window.channel {
         if field("task_channel_sid").is_some_and(|c| c != channel) {
             return false;
@@ -232,11 +232,7 @@ fn duration_summary(values: &[i64]) -> Value {
 }
 
 fn seconds_field(event: &Event, key: &str) -> Option<i64> {
-    event
-        .data
-        .get(key)
-        .and_then(Value::as_str)
-        .and_then(|v| v.parse().ok())
+    event.data.get(key).and_then(|v| v.parse().ok())
 }
 
 /// Cumulative statistics of a scope over the window, every field the scope's schema has.
@@ -356,7 +352,7 @@ fn split_by_wait_time(events: &[&Event], thresholds: &[i64]) -> Value {
             } else {
                 &mut below
             };
-            match event.event_type.as_str() {
+            match event.event_type {
                 "task.canceled" => side.0 += 1,
                 "reservation.accepted" => side.1 += 1,
                 _ => {}
@@ -386,10 +382,7 @@ fn activity_durations(
         .iter()
         .filter(|e| e.event_type == "worker.activity.update")
     {
-        let previous = event
-            .data
-            .get("worker_previous_activity_sid")
-            .and_then(Value::as_str);
+        let previous = event.data.get("worker_previous_activity_sid");
         let millis = seconds_field(event, "worker_time_in_previous_activity_ms");
         if let (Some(previous), Some(millis)) = (previous, millis) {
             spans

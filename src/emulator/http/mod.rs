@@ -108,12 +108,12 @@ impl App {
             }
         }
         let mut params = vec![
-            ("EventType".to_string(), event.event_type.clone()),
+            ("EventType".to_string(), event.event_type.to_string()),
             ("AccountSid".to_string(), state.account_sid.clone()),
             ("WorkspaceSid".to_string(), ws.sid.clone()),
             ("WorkspaceName".to_string(), ws.friendly_name.clone()),
             ("EventDescription".to_string(), event.description.clone()),
-            ("ResourceType".to_string(), event.resource_type.clone()),
+            ("ResourceType".to_string(), event.resource_type.to_string()),
             ("ResourceSid".to_string(), event.resource_sid.clone()),
             (
                 "Timestamp".to_string(),
@@ -122,16 +122,12 @@ impl App {
             ("TimestampMs".to_string(), event.date.to_string()),
             ("Sid".to_string(), event.sid.clone()),
         ];
-        for (key, value) in &event.data {
+        for (key, value, _) in event.data.iter() {
             let name = pascal_case(key);
             if params.iter().any(|(existing, _)| existing == &name) {
                 continue;
             }
-            let text = match value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            params.push((name, text));
+            params.push((name, value.to_string()));
         }
         Some((url, params))
     }
