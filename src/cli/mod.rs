@@ -285,10 +285,18 @@ pub fn main() -> ExitCode {
     if let Some(warning) = dotenv_warning {
         eprintln!("{warning}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Servers and load runs get a worker per core; a one-shot API command needs one
+    // thread, and not starting others is a measurable part of its run time.
+    let servers = matches!(
+        cli.command,
+        Command::Emulator(_) | Command::Quickstart(_) | Command::Serve(_) | Command::Trigger(_)
+    );
+    let mut builder = if servers {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
