@@ -779,17 +779,18 @@ impl Context<'_> {
             }
         }
         self.set_status(workspace, reservation_sid, "rejected");
-        // REST without an activity: back to the activity before the reservation (§5.2).
-        let target = activity.or_else(|| rest.then(|| reservation.previous_activity_sid.clone()));
-        if let Some(activity) = target {
-            self.move_worker(workspace, &reservation.worker_sid, &activity);
-        }
         if let Some(task) = self.task_mut(workspace, &reservation.task_sid) {
             // Not offered to the same worker again (the rule; ROUTING.md §5.4
             // allows a re-offer, which with a REST reject would loop at once).
             task.rejected_by.push(reservation.worker_sid.clone());
         }
+        // The rejection is recorded before what it causes (the worker's move).
         self.emit_reservation(workspace, reservation_sid, "reservation.rejected");
+        // REST without an activity: back to the activity before the reservation (§5.2).
+        let target = activity.or_else(|| rest.then(|| reservation.previous_activity_sid.clone()));
+        if let Some(activity) = target {
+            self.move_worker(workspace, &reservation.worker_sid, &activity);
+        }
         self.after_unaccepted(workspace, &reservation.task_sid);
         Ok(())
     }
@@ -800,6 +801,8 @@ impl Context<'_> {
             return;
         };
         self.set_status(workspace, reservation_sid, "timeout");
+        // The reservation's end is recorded before what it causes (the worker's move).
+        self.emit_reservation(workspace, reservation_sid, "reservation.timeout");
         let timeout_activity = self
             .state
             .workspaces
@@ -808,7 +811,6 @@ impl Context<'_> {
         if let Some(activity) = timeout_activity {
             self.move_worker(workspace, &reservation.worker_sid, &activity);
         }
-        self.emit_reservation(workspace, reservation_sid, "reservation.timeout");
         self.after_unaccepted(workspace, &reservation.task_sid);
     }
 

@@ -5,7 +5,7 @@
 //! job. Every collection keeps creation order, which is the order lists are served in.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -24,23 +24,25 @@ pub trait Record {
 
 /// An ordered collection addressed by SID: creation order for listing, a SID index for
 /// lookups, and a sequence number per SID that outlives deletion so a page token naming
-/// a deleted item still marks a position.
+/// a deleted item still marks a position. Records sit in a vector slot per position (a
+/// removed one leaves an empty slot of one pointer), so a lookup is one hash and one
+/// index, whatever the size.
 #[derive(Debug, Clone)]
 pub struct Table<T> {
-    items: BTreeMap<u64, T>,
+    items: Vec<Option<Box<T>>>,
     index: HashMap<String, u64>,
     /// Positions of removed records (live ones are in `index`).
     removed: HashMap<String, u64>,
-    next: u64,
+    live: usize,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            items: BTreeMap::new(),
+            items: Vec::new(),
             index: HashMap::new(),
             removed: HashMap::new(),
-            next: 0,
+            live: 0,
         }
     }
 }
@@ -49,36 +51,49 @@ impl<T: Record> Table<T> {
     /// Add a record at the end.
     pub fn insert(&mut self, item: T) {
         let sid = item.sid().to_string();
-        let position = self.next;
-        self.next += 1;
-        self.items.insert(position, item);
+        if let Some(old) = self.index.get(&sid).copied() {
+            // The same SID again replaces the record, at the end.
+            self.take(old);
+        }
+        let position = self.items.len() as u64;
+        self.items.push(Some(Box::new(item)));
+        self.live += 1;
         self.removed.remove(&sid);
         self.index.insert(sid, position);
     }
+    fn take(&mut self, position: u64) -> Option<T> {
+        let slot = self.items.get_mut(usize::try_from(position).ok()?)?;
+        let item = slot.take()?;
+        self.live -= 1;
+        Some(*item)
+    }
+    fn slot(&self, position: u64) -> Option<&T> {
+        self.items
+            .get(usize::try_from(position).ok()?)
+            .and_then(|slot| slot.as_deref())
+    }
     /// The record with this SID.
     pub fn get(&self, sid: &str) -> Option<&T> {
-        self.index
-            .get(sid)
-            .and_then(|position| self.items.get(position))
+        self.slot(*self.index.get(sid)?)
     }
     /// The record with this SID, mutably.
     pub fn get_mut(&mut self, sid: &str) -> Option<&mut T> {
-        let position = *self.index.get(sid)?;
-        self.items.get_mut(&position)
+        let position = usize::try_from(*self.index.get(sid)?).ok()?;
+        self.items.get_mut(position)?.as_deref_mut()
     }
     /// Remove and return the record with this SID.
     pub fn remove(&mut self, sid: &str) -> Option<T> {
         let (sid, position) = self.index.remove_entry(sid)?;
         self.removed.insert(sid, position);
-        self.items.remove(&position)
+        self.take(position)
     }
     /// Records in creation order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + Clone {
-        self.items.values()
+        self.items.iter().filter_map(|slot| slot.as_deref())
     }
     /// Records in creation order, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.items.values_mut()
+        self.items.iter_mut().filter_map(|slot| slot.as_deref_mut())
     }
     /// Records created after the one named `sid` (a page token's position).
     pub fn position(&self, sid: &str) -> Option<u64> {
@@ -89,8 +104,13 @@ impl<T: Record> Table<T> {
     }
     /// Records from position `after` (exclusive) on.
     pub fn after(&self, after: Option<u64>) -> impl Iterator<Item = &T> {
-        let start = after.map_or(0, |position| position + 1);
-        self.items.range(start..).map(|(_, item)| item)
+        let start = after.map_or(0, |position| position.saturating_add(1));
+        let start = usize::try_from(start)
+            .unwrap_or(usize::MAX)
+            .min(self.items.len());
+        self.items[start..]
+            .iter()
+            .filter_map(|slot| slot.as_deref())
     }
     /// The creation position of a record.
     pub fn position_of(&self, sid: &str) -> Option<u64> {
@@ -98,11 +118,11 @@ impl<T: Record> Table<T> {
     }
     /// How many records.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.live
     }
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.live == 0
     }
 }
 
