@@ -159,6 +159,23 @@ fn memory(pid: u32) -> Result<(f64, f64), BoxError> {
     Ok((field("VmRSS:"), field("VmHWM:")))
 }
 
+/// CPU time (user + system) a process has used, in milliseconds.
+fn cpu_ms(pid: u32) -> Result<f64, BoxError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |index: usize| -> f64 {
+        fields
+            .get(index)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; the
+    // clock tick is 100 Hz on Linux.
+    Ok((ticks(11) + ticks(12)) * 10.0)
+}
+
 fn percentiles(samples: &mut [f64]) -> Value {
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| -> f64 {
@@ -215,7 +232,7 @@ async fn run() -> Result<Value, BoxError> {
         &["emulator", "--port", "0", "--keep-finished"],
         "TRCTL_BASE_URL=",
     )?;
-    let (_serve, serve_url) = start(
+    let (serve, serve_url) = start(
         &bin,
         &["serve", "--port", "0", "--instruction", "accept"],
         "listening on ",
@@ -282,6 +299,8 @@ async fn run() -> Result<Value, BoxError> {
     eprintln!("lifecycle: {workers} workers available; {tasks} tasks from {clients} clients");
 
     // The lifecycle: create, wait until assigned, complete.
+    let cpu_before = (cpu_ms(emulator.child.id())?, cpu_ms(serve.child.id())?);
+    let wall = Instant::now();
     let reserved_at_create = Arc::new(AtomicUsize::new(0));
     let polls = Arc::new(AtomicUsize::new(0));
     let samples = {
@@ -346,6 +365,10 @@ async fn run() -> Result<Value, BoxError> {
         })
         .await?
     };
+    let wall_seconds = wall.elapsed().as_secs_f64();
+    let cpu_after = (cpu_ms(emulator.child.id())?, cpu_ms(serve.child.id())?);
+    let emulator_cpu_ms = cpu_after.0 - cpu_before.0;
+    let serve_cpu_ms = cpu_after.1 - cpu_before.1;
     let mut create_rtt: Vec<f64> = samples.iter().map(|s| s[0]).collect();
     let mut polled_assignment: Vec<f64> = samples.iter().map(|s| s[1]).collect();
 
@@ -450,6 +473,10 @@ async fn run() -> Result<Value, BoxError> {
         "create_request_ms": percentiles(&mut create_rtt),
         "create_to_polled_assigned_ms": percentiles(&mut polled_assignment),
         "status_polls": polls.load(Ordering::Relaxed),
+        "wall_seconds": wall_seconds,
+        "emulator_cpu_us_per_task": emulator_cpu_ms * 1000.0 / tasks as f64,
+        "serve_cpu_us_per_task": serve_cpu_ms * 1000.0 / tasks as f64,
+        "emulator_cpu_share": emulator_cpu_ms / 1000.0 / wall_seconds,
         "rss_mib_after_lifecycle": rss_lifecycle,
         "stored_tasks": stored.max(tasks),
         "fill_tasks_per_second": more as f64 / fill_seconds.max(f64::EPSILON),

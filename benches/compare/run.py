@@ -292,7 +292,10 @@ def report(args, callbacks, oneshot, life, engine, expr):
     add("Written by `scripts/bench.sh`; every figure below comes from the one run described here. "
         "Contenders of a comparison run in the same run, alternating round by round.")
     add("")
-    add(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; commit `{commit}`")
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "benches", "Cargo.toml"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    state = " with uncommitted changes" if dirty else ""
+    add(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; commit `{commit}`{state}")
     add(f"- machine: {machine()}")
     add(f"- rounds: {args.rounds} per concurrency (callbacks), {args.oneshot_rounds} (one-shot); "
         "medians, with min–max across rounds")
@@ -303,10 +306,9 @@ def report(args, callbacks, oneshot, life, engine, expr):
         add("## Assignment callbacks: `trctl serve` vs the quickstart's app")
         add("")
         add("Load: `trctl trigger assignment URL --count N --concurrency C -o json`, a signed "
-            "assignment callback with every parameter TaskRouter sends "
-            f"({args.body_bytes} bytes of form body), over keep-alive connections where the "
-            "server allows them (Flask's development server and gunicorn close every "
-            "connection). Servers: `trctl serve --port P` with `TWILIO_AUTH_TOKEN` set "
+            "assignment callback with every parameter TaskRouter sends and fresh SIDs each time "
+            f"({args.body_bytes} bytes of form body), over keep-alive connections as far as "
+            "the server keeps them open. Servers: `trctl serve --port P` with `TWILIO_AUTH_TOKEN` set "
             "(signatures checked, one log line per request); `benches/bare_axum.rs` (axum "
             "answering `{}`, nothing else); `benches/compare/flask_app.py` under "
             "`python flask_app.py` and `gunicorn -w 2`.")
@@ -359,20 +361,31 @@ def report(args, callbacks, oneshot, life, engine, expr):
         add("")
         add(f"`benches/lifecycle.rs`: `trctl emulator` and `trctl serve --instruction accept` as "
             f"processes; {life['workers']:,} available workers; {life['clients']} clients create "
-            f"{life['tasks']:,} tasks over HTTP, each waiting for its task's "
-            "`reservation.accepted` event (EventCallbackUrl) and then completing it. "
+            f"{life['tasks']:,} tasks over HTTP; each client polls its task every 0.5 ms until it "
+            "is `assigned` (the assignment callback to `serve` and its `accept` happen "
+            "meanwhile) and completes it, so workers keep coming free. "
             f"{life['reserved_in_create_reply']:,} of {life['tasks']:,} create replies already "
-            "reported `reserved` (the engine reserves inside the request). Then tasks are "
-            f"added until {life['stored_tasks']:,} are stored (`--keep-finished`).")
+            "reported `reserved`: the engine reserves inside the create request. Task times "
+            "come from the emulator's own event log (`event_date_ms`, 1 ms resolution); the "
+            "create request's round trip is measured by the clients. Then tasks are added "
+            f"until {life['stored_tasks']:,} are stored (`--keep-finished`; the tasks past "
+            "the first 1,000 wait in the queue) and the emulator's RSS is read from /proc.")
         add("")
         add("| figure | value |")
         add("|---|---|")
-        add(f"| tasks/s, first create to last assignment | {fmt(life['tasks_per_second'])} |")
-        for key, label in (("create_to_reservation_ms", "create → reservation"),
-                           ("create_to_assignment_ms", "create → assigned (accepted event received)")):
+        add(f"| tasks/s, first `task.created` to last `reservation.accepted` | {fmt(life['tasks_per_second'])} |")
+        for key, label in (("create_request_ms", "create request round trip (client)"),
+                           ("create_to_reservation_ms", "`task.created` → `reservation.created` (event log)"),
+                           ("create_to_assignment_ms", "`task.created` → `reservation.accepted` (event log)"),
+                           ("create_to_polled_assigned_ms", "create sent → `assigned` seen by polling (client)")):
             p = life[key]
             add(f"| {label}, p50 / p90 / p99 / max ms | {p['p50']:.2f} / {p['p90']:.2f} / "
                 f"{p['p99']:.2f} / {p['max']:.2f} |")
+        add(f"| CPU per task: emulator / serve | {life['emulator_cpu_us_per_task']:.0f} µs / "
+            f"{life['serve_cpu_us_per_task']:.0f} µs (emulator busy {life['emulator_cpu_share']:.2f} "
+            "cores of 2) |")
+        add(f"| requests per task to the emulator | create, {life['status_polls'] / life['tasks']:.1f} "
+            "status polls, complete; plus one assignment callback to serve |")
         add(f"| emulator RSS after the lifecycle | {life['rss_mib_after_lifecycle']:.0f} MiB |")
         add(f"| emulator RSS with {life['stored_tasks']:,} tasks stored (peak) | "
             f"{life['rss_mib_stored']:.0f} MiB ({life['peak_rss_mib']:.0f} MiB) |")
@@ -380,8 +393,10 @@ def report(args, callbacks, oneshot, life, engine, expr):
         add("")
         targets.append(("lifecycle ≥ 5,000 tasks/s assigned, 1,000 workers",
                         fmt(life["tasks_per_second"]), life["tasks_per_second"] >= 5000))
-        p99 = life["create_to_reservation_ms"]["p99"]
-        targets.append(("p99 create → reservation ≤ 5 ms", f"{p99:.2f} ms", p99 <= 5))
+        # Judged on the client's round trip, the stricter of the two measures.
+        p99 = life["create_request_ms"]["p99"]
+        targets.append(("p99 create → reservation ≤ 5 ms (client round trip; event log "
+                        f"{life['create_to_reservation_ms']['p99']:.0f} ms)", f"{p99:.2f} ms", p99 <= 5))
         targets.append(("RSS ≤ 300 MB at 100,000 tasks stored",
                         f"{life['peak_rss_mib'] * 1.048576:.0f} MB peak", life["peak_rss_mib"] * 1.048576 <= 300))
 

@@ -184,6 +184,16 @@ fn as_millis<S: serde::Serializer>(elapsed: &Duration, serializer: S) -> Result<
 /// Send one signed callback and judge the reply. `Err` is a transport failure (no
 /// reply: refused connection, timeout, broken body).
 pub async fn send_one(client: &reqwest::Client, plan: &Plan) -> Result<Exchange, String> {
+    let target = reqwest::Url::parse(&plan.url).map_err(|err| format!("{}: {err}", plan.url))?;
+    send_to(client, plan, target).await
+}
+
+/// [`send_one`] to a URL parsed once (a load run sends thousands to the same one).
+async fn send_to(
+    client: &reqwest::Client,
+    plan: &Plan,
+    target: reqwest::Url,
+) -> Result<Exchange, String> {
     let params = plan.params();
     let pairs = params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let signature = signature::sign(plan.auth_token.expose(), &plan.url, pairs.clone());
@@ -192,7 +202,7 @@ pub async fn send_one(client: &reqwest::Client, plan: &Plan) -> Result<Exchange,
         .finish();
     let started = Instant::now();
     let response = client
-        .post(&plan.url)
+        .post(target)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-twilio-signature", signature)
         .body(body)
@@ -279,15 +289,17 @@ const MAX_FAILURES: usize = 5;
 /// Send `plan.count` callbacks with `plan.concurrency` in flight over one client.
 pub async fn load(plan: Arc<Plan>) -> Result<LoadReport, String> {
     let client = plan.client()?;
+    let target = reqwest::Url::parse(&plan.url).map_err(|err| format!("{}: {err}", plan.url))?;
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut workers = Vec::with_capacity(plan.concurrency as usize);
     for _ in 0..plan.concurrency.min(plan.count) {
         let (client, plan, next) = (client.clone(), plan.clone(), next.clone());
+        let target = target.clone();
         workers.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             while next.fetch_add(1, Ordering::Relaxed) < plan.count {
-                match send_one(&client, &plan).await {
+                match send_to(&client, &plan, target.clone()).await {
                     Ok(exchange) => {
                         tally.latencies_us.push(exchange.elapsed.as_micros() as u64);
                         match exchange.report.first_failure() {
