@@ -179,7 +179,8 @@ pub enum Effect {
         /// The form parameters to sign and send.
         params: Vec<(String, String)>,
     },
-    /// An event was recorded (to be delivered to the workspace's event callback).
+    /// An event was recorded in a workspace with an event callback URL (to be delivered
+    /// there, if its EventsFilter lets it through).
     Event {
         /// Workspace.
         workspace: String,

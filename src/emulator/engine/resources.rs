@@ -282,6 +282,9 @@ impl Context<'_> {
         data.insert("workspace_sid".into(), json!(ws.sid));
         data.insert("workspace_name".into(), json!(ws.friendly_name));
         let (resource_type, resource_sid, resource_path) = resource;
+        // Only a workspace with an event callback URL has anyone to deliver to (its
+        // EventsFilter is applied at delivery); the others skip the runner entirely.
+        let deliver = ws.event_callback_url.is_some();
         ws.events.insert(Event {
             sid: sid.clone(),
             event_type: intern(event_type),
@@ -292,10 +295,12 @@ impl Context<'_> {
             date: now,
             data: EventData::from_map(data),
         });
-        self.effects.push(Effect::Event {
-            workspace: workspace.to_string(),
-            event: sid,
-        });
+        if deliver {
+            self.effects.push(Effect::Event {
+                workspace: workspace.to_string(),
+                event: sid,
+            });
+        }
     }
 
     // ------------------------------------------------------------------ workspaces

@@ -8,6 +8,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::query::Loads;
@@ -30,9 +31,11 @@ pub trait Record {
 #[derive(Debug, Clone)]
 pub struct Table<T> {
     items: Vec<Option<Box<T>>>,
-    index: HashMap<String, u64>,
+    // Every key is a SID the emulator generated itself, so SipHash's defence against
+    // keys chosen to collide buys nothing; rustc-hash is much cheaper per lookup.
+    index: FxHashMap<String, u64>,
     /// Positions of removed records (live ones are in `index`).
-    removed: HashMap<String, u64>,
+    removed: FxHashMap<String, u64>,
     live: usize,
 }
 
@@ -40,8 +43,8 @@ impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
             items: Vec::new(),
-            index: HashMap::new(),
-            removed: HashMap::new(),
+            index: FxHashMap::default(),
+            removed: FxHashMap::default(),
             live: 0,
         }
     }
