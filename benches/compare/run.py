@@ -431,7 +431,7 @@ def report(args, callbacks, oneshot, life, engine, expr, when=None):
             ratio = row["100000"] / row["1000"]
             targets.append(("routing cost grows ≤ logarithmically, 1k → 10k → 100k pending "
                             "(added cost per tenfold does not rise)",
-                            f"+{first:.1f} µs, then +{second:.1f} µs ({ratio:.2f}× overall)",
+                            f"{first:+.1f} µs, then {second:+.1f} µs ({ratio:.2f}× overall)",
                             second <= max(first, 0.0)))
 
     if expr:
