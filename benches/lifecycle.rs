@@ -102,19 +102,8 @@ struct Api {
 
 impl Api {
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Value, BoxError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/{path}", self.base))
-            .basic_auth(ACCOUNT_SID, Some(AUTH_TOKEN))
-            .form(form)
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if !status.is_success() {
-            return Err(format!("POST {path}: {status} {body}").into());
-        }
-        Ok(body)
+        let url = format!("{}/v1/{path}", self.base);
+        Self::send("POST", &url, self.http.post(&url).form(form)).await
     }
 
     async fn get(&self, path: &str) -> Result<Value, BoxError> {
@@ -122,17 +111,23 @@ impl Api {
     }
 
     async fn get_url(&self, url: &str) -> Result<Value, BoxError> {
-        let path = url;
-        let response = self
-            .http
-            .get(url)
+        Self::send("GET", url, self.http.get(url)).await
+    }
+
+    /// Send with the emulator's credentials; the JSON body, or an error naming the request.
+    async fn send(
+        method: &str,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, BoxError> {
+        let response = request
             .basic_auth(ACCOUNT_SID, Some(AUTH_TOKEN))
             .send()
             .await?;
         let status = response.status();
         let body: Value = response.json().await?;
         if !status.is_success() {
-            return Err(format!("GET {path}: {status} {body}").into());
+            return Err(format!("{method} {url}: {status} {body}").into());
         }
         Ok(body)
     }

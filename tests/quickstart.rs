@@ -4,17 +4,23 @@
 
 use serde_json::Value;
 
-#[test]
-fn the_quickstart_transcript_lists_every_stage_in_order() {
+/// Run `trctl ARGS` as a separate process with an empty environment in an empty folder
+/// (so no credentials or `.env` turn it to a live account).
+fn quickstart(args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    let output = assert_cmd::Command::cargo_bin("trctl")
+    assert_cmd::Command::cargo_bin("trctl")
         .unwrap()
         .env_clear()
         .env("HOME", dir.path())
         .current_dir(dir.path())
-        .args(["quickstart", "--output", "json"])
+        .args(args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn the_quickstart_transcript_lists_every_stage_in_order() {
+    let output = quickstart(&["quickstart", "--output", "json"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -102,15 +108,7 @@ fn sids_in<'a>(line: &'a str, prefix: &str) -> Vec<&'a str> {
 
 #[test]
 fn text_stage_lines_show_every_sid_of_their_stage() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = assert_cmd::Command::cargo_bin("trctl")
-        .unwrap()
-        .env_clear()
-        .env("HOME", dir.path())
-        .current_dir(dir.path())
-        .arg("quickstart")
-        .output()
-        .unwrap();
+    let output = quickstart(&["quickstart"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
