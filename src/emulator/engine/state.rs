@@ -557,11 +557,20 @@ impl EventData {
         })
     }
 
-    /// A string field's value.
+    /// A string field's value (no name table copy: statistics read fields of every event).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.iter()
-            .find(|(name, _, json)| *name == key && !json)
-            .map(|(_, value, _)| value)
+        let id = *name_table().1.get(key)?;
+        let mut start = 0usize;
+        for (name, end) in self.fields.iter() {
+            let stop = ((end & !JSON_VALUE) as usize).min(self.text.len());
+            if *name == id {
+                return (end & JSON_VALUE == 0)
+                    .then(|| self.text.get(start..stop))
+                    .flatten();
+            }
+            start = stop;
+        }
+        None
     }
 
     /// The fields as a JSON object, in order.
