@@ -791,10 +791,10 @@ fn check_invariants(w: &World) -> Result<(), String> {
         .filter(|r| matches!(r.status.as_str(), "pending" | "accepted" | "wrapping"))
         .map(|r| r.sid.as_str())
         .collect();
-    if active.len() != ws.active.len() || active.iter().any(|sid| !ws.active.contains(*sid)) {
+    if active.len() != ws.loads.held() || active.iter().any(|sid| !ws.loads.holds(sid)) {
         return Err(format!(
-            "active reservations {active:?} but the set holds {:?}",
-            ws.active
+            "active reservations {active:?} but the loads count {} reservations",
+            ws.loads.held()
         ));
     }
     for worker in ws.workers.iter() {

@@ -135,10 +135,12 @@ impl Loads {
         &ws.loads
     }
 
-    /// Count the live reservations of `ws` from scratch.
+    /// Count the live reservations of `ws` from scratch, from their statuses.
     pub fn recount(ws: &Workspace) -> Loads {
         let mut loads = Loads::default();
-        for reservation in ws.active.iter().filter_map(|sid| ws.reservations.get(sid)) {
+        let live =
+            |r: &&Reservation| matches!(r.status.as_str(), "pending" | "accepted" | "wrapping");
+        for reservation in ws.reservations.iter().filter(live) {
             if let Some(task) = ws.tasks.get(&reservation.task_sid) {
                 loads.add(reservation, &task.task_channel_sid);
             }
@@ -178,6 +180,16 @@ impl Loads {
                 .push(entry.worker.clone());
         }
         self.entries.insert(reservation.sid.clone(), entry);
+    }
+
+    /// Whether a reservation is counted (it holds its worker's slot).
+    pub fn holds(&self, reservation: &str) -> bool {
+        self.entries.contains_key(reservation)
+    }
+
+    /// How many reservations are counted.
+    pub fn held(&self) -> usize {
+        self.entries.len()
     }
 
     /// Stop counting a reservation.

@@ -345,7 +345,6 @@ impl Context<'_> {
             reservations: Table::default(),
             events: Table::default(),
             pending: Default::default(),
-            active: Default::default(),
             loads: Default::default(),
             by_task: Default::default(),
             idle: Default::default(),
@@ -1686,6 +1685,9 @@ impl Context<'_> {
         if let Some(priority) = params.priority {
             task.priority = priority;
         }
+        let channel_changed = channel
+            .as_ref()
+            .is_some_and(|c| *c != task.task_channel_sid);
         if let Some(channel) = channel {
             task.task_channel_sid = channel;
         }
@@ -1704,8 +1706,10 @@ impl Context<'_> {
         task.updated = now;
         let task = task.clone();
         ws.reindex(sid);
-        // A new channel moves the load of its live reservations.
-        ws.recount_task(sid);
+        if channel_changed {
+            // A new channel moves the load of its live reservations.
+            ws.recount_task(sid);
+        }
         let mut data = task_data(ws, &task, now);
         let resource = || ("task", sid, path(workspace, "Tasks", sid));
         if attributes_changed || params.priority.is_some() {

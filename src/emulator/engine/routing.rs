@@ -1181,24 +1181,17 @@ fn choose(
     };
     // Longest idle first (§2.5): the workspace keeps its workers in that order, so
     // without `order_by` the walk stops at the first `room` eligible workers.
-    let mut candidates: Box<dyn Iterator<Item = &Worker> + '_> = match only {
+    let candidates: Box<dyn Iterator<Item = &Worker> + '_> = match only {
         Some(worker) => Box::new(std::iter::once(worker)),
         None => Box::new(ws.idle.iter().filter_map(|(_, _, sid)| ws.workers.get(sid))),
     };
     let chosen: Vec<String> = match &step_ref.order_by {
-        None => {
-            let mut chosen = Vec::new();
-            for worker in candidates.by_ref().filter(admissible) {
-                let channels = loads.channels(ws, worker);
-                if context.is_eligible(&view(ws, worker, &channels)) {
-                    chosen.push(worker.sid.clone());
-                    if chosen.len() == room {
-                        break;
-                    }
-                }
-            }
-            chosen
-        }
+        None => candidates
+            .filter(admissible)
+            .filter(|w| context.is_eligible(&view(ws, w, &loads.channels(ws, w))))
+            .take(room)
+            .map(|w| w.sid.clone())
+            .collect(),
         Some(order_by) => {
             let admitted: Vec<&Worker> = candidates.filter(admissible).collect();
             let channel_loads: Vec<Vec<crate::expr::ChannelLoad<'_>>> =

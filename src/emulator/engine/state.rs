@@ -181,10 +181,8 @@ pub struct Workspace {
     /// Pending tasks per queue, in the order workers take them (kept by [`Workspace::reindex`]).
     /// Keyed by (queue, task channel), so a worker full on one channel skips its tasks.
     pub pending: HashMap<(String, String), QueueIndex>,
-    /// Reservations that hold a worker's slot: pending, accepted or wrapping (kept by
-    /// [`Workspace::activate`] and [`Workspace::deactivate`], with [`Workspace::loads`]).
-    pub active: BTreeSet<String>,
-    /// The load of every worker, from the active reservations.
+    /// The load of every worker from the reservations that hold a slot (pending,
+    /// accepted or wrapping), kept by [`Workspace::activate`] and [`Workspace::deactivate`].
     pub loads: Loads,
     /// Each task's reservations, oldest first (kept by [`Workspace::add_reservation`] and
     /// [`Workspace::remove_task`]).
@@ -604,7 +602,6 @@ impl Workspace {
     /// Count a reservation as holding its worker's slot, with its current status (call
     /// again after a status change between pending, accepted and wrapping).
     pub fn activate(&mut self, reservation_sid: &str) {
-        self.active.insert(reservation_sid.to_string());
         let Some(reservation) = self.reservations.get(reservation_sid) else {
             return;
         };
@@ -616,7 +613,6 @@ impl Workspace {
 
     /// Stop counting a reservation as holding a slot.
     pub fn deactivate(&mut self, reservation_sid: &str) {
-        self.active.remove(reservation_sid);
         self.loads.remove(reservation_sid);
     }
 
@@ -627,7 +623,7 @@ impl Workspace {
             .get(task_sid)
             .into_iter()
             .flatten()
-            .filter(|sid| self.active.contains(*sid))
+            .filter(|sid| self.loads.holds(sid))
             .cloned()
             .collect();
         for sid in live {
