@@ -183,17 +183,44 @@ fn percentiles(samples: &mut [f64]) -> Value {
     json!({"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1.0)})
 }
 
+/// What every client shares: the API, the workspace and the counters.
+struct Bench {
+    api: Api,
+    ws: String,
+    workflow: String,
+    available: String,
+    reserved_at_create: AtomicUsize,
+    polls: AtomicUsize,
+}
+
+impl Bench {
+    async fn create_task(&self) -> Result<Value, BoxError> {
+        let path = format!("Workspaces/{}/Tasks", self.ws);
+        let attributes = "{\"type\":\"support\",\"selected_language\":\"en\"}";
+        self.api
+            .post(
+                &path,
+                &[("WorkflowSid", &self.workflow), ("Attributes", attributes)],
+            )
+            .await
+    }
+}
+
 /// Run `count` jobs over `clients` concurrent loops; each job returns its samples.
-async fn fan_out<F, Fut>(count: usize, clients: usize, job: F) -> Result<Vec<Vec<f64>>, BoxError>
+async fn fan_out<F, Fut>(
+    count: usize,
+    clients: usize,
+    bench: &Arc<Bench>,
+    job: F,
+) -> Result<Vec<Vec<f64>>, BoxError>
 where
-    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    F: Fn(Arc<Bench>, usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<Vec<f64>, BoxError>> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
     let mut loops = Vec::new();
     for _ in 0..clients {
-        let next = next.clone();
-        let job = job.clone();
+        let (next, job, bench) = (next.clone(), job.clone(), bench.clone());
         loops.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             loop {
@@ -201,7 +228,7 @@ where
                 if index >= count {
                     return Ok::<_, BoxError>(samples);
                 }
-                samples.push(job(index).await?);
+                samples.push(job(bench.clone(), index).await?);
             }
         }));
     }
@@ -232,13 +259,13 @@ async fn run() -> Result<Value, BoxError> {
         &["serve", "--port", "0", "--instruction", "accept"],
         "listening on ",
     )?;
-    let api = Arc::new(Api {
+    let api = Api {
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(clients * 2)
             .timeout(Duration::from_secs(30))
             .build()?,
         base,
-    });
+    };
     let ws = sid(&api
         .post("Workspaces", &[("FriendlyName", "Lifecycle benchmark")])
         .await?)?;
@@ -270,96 +297,70 @@ async fn run() -> Result<Value, BoxError> {
             ],
         )
         .await?)?;
-    {
-        let (api, ws, available) = (api.clone(), ws.clone(), available.clone());
-        fan_out(workers, clients, move |index| {
-            let (api, ws, available) = (api.clone(), ws.clone(), available.clone());
-            async move {
-                let name = format!("worker-{index:05}");
-                let attributes = format!("{{\"index\":{index}}}");
-                api.post(
-                    &format!("Workspaces/{ws}/Workers"),
-                    &[
-                        ("FriendlyName", &name),
-                        ("ActivitySid", &available),
-                        ("Attributes", &attributes),
-                    ],
-                )
-                .await?;
-                Ok(Vec::new())
-            }
-        })
-        .await?;
-    }
+    let bench = Arc::new(Bench {
+        api,
+        ws: ws.clone(),
+        workflow,
+        available,
+        reserved_at_create: AtomicUsize::new(0),
+        polls: AtomicUsize::new(0),
+    });
+    fan_out(workers, clients, &bench, |bench, index| async move {
+        let name = format!("worker-{index:05}");
+        let attributes = format!("{{\"index\":{index}}}");
+        bench
+            .api
+            .post(
+                &format!("Workspaces/{}/Workers", bench.ws),
+                &[
+                    ("FriendlyName", &name),
+                    ("ActivitySid", &bench.available),
+                    ("Attributes", &attributes),
+                ],
+            )
+            .await?;
+        Ok(Vec::new())
+    })
+    .await?;
     eprintln!("lifecycle: {workers} workers available; {tasks} tasks from {clients} clients");
 
     // The lifecycle: create, wait until assigned, complete.
     let cpu_before = (cpu_ms(emulator.child.id())?, cpu_ms(serve.child.id())?);
     let wall = Instant::now();
-    let reserved_at_create = Arc::new(AtomicUsize::new(0));
-    let polls = Arc::new(AtomicUsize::new(0));
-    let samples = {
-        let (api, ws, workflow, reserved_at_create, polls) = (
-            api.clone(),
-            ws.clone(),
-            workflow.clone(),
-            reserved_at_create.clone(),
-            polls.clone(),
-        );
-        fan_out(tasks, clients, move |_| {
-            let (api, ws, workflow, reserved_at_create, polls) = (
-                api.clone(),
-                ws.clone(),
-                workflow.clone(),
-                reserved_at_create.clone(),
-                polls.clone(),
-            );
-            async move {
-                let sent = Instant::now();
-                let task = api
-                    .post(
-                        &format!("Workspaces/{ws}/Tasks"),
-                        &[
-                            ("WorkflowSid", &workflow),
-                            (
-                                "Attributes",
-                                "{\"type\":\"support\",\"selected_language\":\"en\"}",
-                            ),
-                        ],
-                    )
-                    .await?;
-                let created = Instant::now();
-                let task_sid = sid(&task)?;
-                if task["assignment_status"] == "reserved" {
-                    reserved_at_create.fetch_add(1, Ordering::Relaxed);
-                }
-                let path = format!("Workspaces/{ws}/Tasks/{task_sid}");
-                let deadline = created + Duration::from_secs(30);
-                loop {
-                    tokio::time::sleep(Duration::from_micros(500)).await;
-                    polls.fetch_add(1, Ordering::Relaxed);
-                    if api.get(&path).await?["assignment_status"] == "assigned" {
-                        break;
-                    }
-                    if Instant::now() > deadline {
-                        return Err(format!("{task_sid}: not assigned within 30 s").into());
-                    }
-                }
-                let assigned = Instant::now();
-                api.post(
-                    &path,
-                    &[("AssignmentStatus", "completed"), ("Reason", "handled")],
-                )
-                .await?;
-                let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-                Ok(vec![
-                    ms(created.duration_since(sent)),
-                    ms(assigned.duration_since(sent)),
-                ])
+    let samples = fan_out(tasks, clients, &bench, |bench, _| async move {
+        let sent = Instant::now();
+        let task = bench.create_task().await?;
+        let created = Instant::now();
+        let task_sid = sid(&task)?;
+        if task["assignment_status"] == "reserved" {
+            bench.reserved_at_create.fetch_add(1, Ordering::Relaxed);
+        }
+        let (api, ws) = (&bench.api, &bench.ws);
+        let path = format!("Workspaces/{ws}/Tasks/{task_sid}");
+        let deadline = created + Duration::from_secs(30);
+        loop {
+            tokio::time::sleep(Duration::from_micros(500)).await;
+            bench.polls.fetch_add(1, Ordering::Relaxed);
+            if api.get(&path).await?["assignment_status"] == "assigned" {
+                break;
             }
-        })
-        .await?
-    };
+            if Instant::now() > deadline {
+                return Err(format!("{task_sid}: not assigned within 30 s").into());
+            }
+        }
+        let assigned = Instant::now();
+        api.post(
+            &path,
+            &[("AssignmentStatus", "completed"), ("Reason", "handled")],
+        )
+        .await?;
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        Ok(vec![
+            ms(created.duration_since(sent)),
+            ms(assigned.duration_since(sent)),
+        ])
+    })
+    .await?;
     let wall_seconds = wall.elapsed().as_secs_f64();
     let cpu_after = (cpu_ms(emulator.child.id())?, cpu_ms(serve.child.id())?);
     let emulator_cpu_ms = cpu_after.0 - cpu_before.0;
@@ -368,6 +369,7 @@ async fn run() -> Result<Value, BoxError> {
     let mut polled_assignment: Vec<f64> = samples.iter().map(|s| s[1]).collect();
 
     // The emulator's own timestamps of each task's events.
+    let api = &bench.api;
     let mut dates: HashMap<String, [Option<i64>; 3]> = HashMap::new();
     for (slot, event_type) in [
         "task.created",
@@ -428,27 +430,11 @@ async fn run() -> Result<Value, BoxError> {
     // most of these wait in the queue.
     let more = stored.saturating_sub(tasks);
     let fill_started = Instant::now();
-    {
-        let (api, ws, workflow) = (api.clone(), ws.clone(), workflow.clone());
-        fan_out(more, clients, move |_| {
-            let (api, ws, workflow) = (api.clone(), ws.clone(), workflow.clone());
-            async move {
-                api.post(
-                    &format!("Workspaces/{ws}/Tasks"),
-                    &[
-                        ("WorkflowSid", &workflow),
-                        (
-                            "Attributes",
-                            "{\"type\":\"support\",\"selected_language\":\"en\"}",
-                        ),
-                    ],
-                )
-                .await?;
-                Ok(Vec::new())
-            }
-        })
-        .await?;
-    }
+    fan_out(more, clients, &bench, |bench, _| async move {
+        bench.create_task().await?;
+        Ok(Vec::new())
+    })
+    .await?;
     let fill_seconds = fill_started.elapsed().as_secs_f64();
     let statistics = api
         .get(&format!("Workspaces/{ws}/RealTimeStatistics"))
@@ -462,12 +448,12 @@ async fn run() -> Result<Value, BoxError> {
         "clients": clients,
         "seconds": seconds,
         "tasks_per_second": tasks_per_second,
-        "reserved_in_create_reply": reserved_at_create.load(Ordering::Relaxed),
+        "reserved_in_create_reply": bench.reserved_at_create.load(Ordering::Relaxed),
         "create_to_reservation_ms": percentiles(&mut to_reservation),
         "create_to_assignment_ms": percentiles(&mut to_assignment),
         "create_request_ms": percentiles(&mut create_rtt),
         "create_to_polled_assigned_ms": percentiles(&mut polled_assignment),
-        "status_polls": polls.load(Ordering::Relaxed),
+        "status_polls": bench.polls.load(Ordering::Relaxed),
         "wall_seconds": wall_seconds,
         "emulator_cpu_us_per_task": emulator_cpu_ms * 1000.0 / tasks as f64,
         "serve_cpu_us_per_task": serve_cpu_ms * 1000.0 / tasks as f64,

@@ -2,7 +2,7 @@
 # Benchmarks: trctl side by side with what a TaskRouter developer would otherwise run,
 # all in one run, written to BENCHMARKS.md (README links it).
 #
-#   bash scripts/bench.sh                 # everything (about 10 minutes on 2 cores)
+#   bash scripts/bench.sh                 # everything (10 to 13 minutes on 2 cores, builds included)
 #   BENCH_ONLY="callbacks oneshot" bash scripts/bench.sh   # a subset: callbacks oneshot lifecycle engine expr
 #   BENCH_ROUNDS=5 bash scripts/bench.sh  # more rounds per comparison (default 3)
 #
