@@ -1499,3 +1499,127 @@ fn unknown_flags_exit_2() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn a_redirect_exits_1_and_the_location_gets_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = Recorder::always(Reply::json(201, &task_json("x", TASK, "pending")));
+    let location = format!("{}/v1/elsewhere", foreign.url);
+    let base = Recorder::always(Reply::empty(307).with_header("Location", &location));
+    let output = trctl_with(&dir, &base.url)
+        .args([
+            "task",
+            "create",
+            "--workflow",
+            WORKFLOW,
+            "--attributes",
+            "{}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+    let message = stderr(&output);
+    assert!(
+        message.contains("307") && message.contains(&location),
+        "{message}"
+    );
+    assert_eq!(base.count(), 1);
+    assert_eq!(foreign.count(), 0);
+}
+
+#[test]
+fn credentials_in_the_base_url_are_refused_and_not_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "http://AC0123456789abcdef0123456789abcdef:s3cr3t-token@127.0.0.1:4799",
+        "http://AC0123456789abcdef0123456789abcdef:s3cr3t-token@[::1",
+    ] {
+        let output = trctl_with(&dir, url)
+            .args(["task", "get", TASK])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{url}");
+        let message = stderr(&output);
+        assert!(!message.contains("s3cr3t-token"), "{message}");
+        assert!(message.contains("base URL"), "{message}");
+        let output = trctl(&dir)
+            .env("TRCTL_BASE_URL", url)
+            .env("TWILIO_ACCOUNT_SID", ACCOUNT)
+            .env("TWILIO_AUTH_TOKEN", TOKEN)
+            .args(["--workspace", WORKSPACE, "task", "get", TASK])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{url}");
+        assert!(!stderr(&output).contains("s3cr3t-token"));
+    }
+}
+
+#[test]
+fn region_and_edge_must_be_host_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("TWILIO_REGION", "x@127.0.0.1:4750/"),
+        ("TWILIO_EDGE", "a.b"),
+        ("TWILIO_REGION", "ie1/../"),
+    ] {
+        let output = trctl(&dir)
+            .env(name, value)
+            .args(["--account-sid", ACCOUNT, "--auth-token", TOKEN])
+            .args([
+                "--workspace",
+                WORKSPACE,
+                "--max-retries",
+                "0",
+                "task",
+                "get",
+                TASK,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{name}={value}");
+        assert!(stderr(&output).contains(name), "{}", stderr(&output));
+    }
+}
+
+#[test]
+fn an_endless_body_exits_non_zero_with_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::hostile_body_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        true,
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_trctl"))
+        .env_clear()
+        .env("HOME", dir.path())
+        .current_dir(dir.path())
+        .args([
+            "--base-url",
+            &url,
+            "--account-sid",
+            ACCOUNT,
+            "--auth-token",
+            TOKEN,
+        ])
+        .args(["--workspace", WORKSPACE, "task", "get", TASK])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("larger than"),
+        "{}",
+        stderr(&output)
+    );
+    // The kernel keeps the largest resident set of any waited-for child; the other
+    // children of this test binary are small trctl runs, so this bounds this one.
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let peak_kib = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init().ru_maxrss
+    };
+    assert!(peak_kib < 200 * 1024, "peak RSS {peak_kib} KiB");
+}

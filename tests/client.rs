@@ -2,11 +2,12 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Recorder, Reply};
+use common::{hostile_body_server, Recorder, Reply};
 use serde_json::json;
-use trctl::api::resources::ListTaskParams;
+use trctl::api::resources::{CreateTaskParams, ListTaskParams};
 use trctl::api::{Client, Credentials, Error, RetryPolicy, Secret};
 
 fn client_with(url: &str, retry: RetryPolicy) -> Client {
@@ -135,4 +136,113 @@ async fn list_parameters_are_sent_in_the_query() {
         .headers
         .get("accept")
         .is_some_and(|v| v.contains("application/json")));
+}
+
+/// A base server answering every request with `status` and a `Location`: either
+/// `foreign` (a hop that changes origin) or its own `/v1/hop1`, which in turn sends the
+/// client on to `foreign` (a same-origin hop first).
+fn redirecting(status: u16, foreign: String, same_origin_first: bool) -> Recorder {
+    Recorder::start(Arc::new(move |request, _, _| {
+        let location = if same_origin_first && !request.path.starts_with("/v1/hop") {
+            "/v1/hop1".to_string()
+        } else {
+            format!("{foreign}/v1/hop2?PageToken=secret-looking")
+        };
+        Reply::empty(status).with_header("Location", &location)
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_are_errors_and_nothing_reaches_the_location() {
+    let foreign = Recorder::always(Reply::json(
+        201,
+        &json!({"sid": "WT0123456789abcdef0123456789abcdef"}),
+    ));
+    for status in [301, 302, 303, 307, 308] {
+        for same_origin_first in [false, true] {
+            let base = redirecting(status, foreign.url.clone(), same_origin_first);
+            let client = common::client(&base.url);
+            let get = client
+                .fetch_task(common::WORKSPACE, "WT0123456789abcdef0123456789abcdef")
+                .await
+                .unwrap_err();
+            let post = client
+                .create_task(
+                    common::WORKSPACE,
+                    &CreateTaskParams {
+                        attributes: Some("{\"secret\":\"body\"}".into()),
+                        ..CreateTaskParams::default()
+                    },
+                )
+                .await
+                .unwrap_err();
+            for error in [get, post] {
+                let Error::Redirect {
+                    status: seen,
+                    location,
+                    ..
+                } = &error
+                else {
+                    panic!("expected a redirect error, got {error:?}")
+                };
+                assert_eq!(*seen, status);
+                let location = location.clone().unwrap_or_default();
+                assert!(!location.contains("PageToken"), "{location}");
+                assert!(error.to_string().contains(&status.to_string()), "{error}");
+            }
+            // One request per call reached the base: the hop was not followed either.
+            assert_eq!(base.count(), 2, "{status} same-origin={same_origin_first}");
+        }
+    }
+    assert_eq!(foreign.count(), 0, "the foreign host saw a request");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn absolute_urls_to_another_origin_are_refused_before_sending() {
+    let base = Recorder::always(Reply::json(200, &json!({})));
+    let foreign = Recorder::always(Reply::json(200, &json!({})));
+    let client = common::client(&base.url);
+    let error = client
+        .send(
+            reqwest::Method::GET,
+            &format!("{}/v1/Workspaces", foreign.url),
+            &[],
+            &trctl::api::RequestBody::None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Url { .. }), "{error:?}");
+    assert_eq!((base.count(), foreign.count()), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_fail_cleanly() {
+    let endless = hostile_body_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        true,
+    );
+    let declared = hostile_body_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2147483648\r\n\r\n",
+        false,
+    );
+    for url in [endless, declared] {
+        let client = Client::builder(Credentials {
+            username: common::ACCOUNT.into(),
+            password: Secret::new(common::TOKEN),
+        })
+        .base_url(&url)
+        .max_body(4 * 1024 * 1024)
+        .build()
+        .unwrap();
+        let error = client
+            .fetch_task(common::WORKSPACE, "WT0123456789abcdef0123456789abcdef")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::TooLarge { limit, .. } if limit == 4 * 1024 * 1024),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("larger than"), "{error}");
+    }
 }

@@ -121,6 +121,25 @@ pub enum Error {
         /// The parser's complaint.
         message: String,
     },
+    /// The server answered with a redirect, which TaskRouter never does; nothing was
+    /// sent to its `Location`.
+    #[error("{url} answered HTTP {status}, a redirect{}; TaskRouter does not redirect API calls, so trctl does not follow it (check the base URL)", location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default())]
+    Redirect {
+        /// The URL that was called.
+        url: String,
+        /// The 3xx status.
+        status: u16,
+        /// Its `Location` header, redacted and without the query.
+        location: Option<String>,
+    },
+    /// The response body was larger than the client reads.
+    #[error("the response from {url} is larger than {limit} bytes, the most trctl reads; nothing was decoded")]
+    TooLarge {
+        /// The URL that was called.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A URL (base URL or a `next_page_url`) could not be used.
     #[error("invalid URL {url}: {message}")]
     Url {

@@ -34,6 +34,11 @@ pub const DEFAULT_BASE_URL: &str = "https://taskrouter.twilio.com";
 /// The User-Agent trctl sends: its name and version.
 pub const USER_AGENT: &str = concat!("trctl/", env!("CARGO_PKG_VERSION"));
 
+/// Largest response body the client reads by default. A full page (1,000 items) of
+/// tasks whose attributes are at TaskRouter's 16 KiB cap is about 17 MB, so 64 MiB
+/// leaves room and still bounds what a misbehaving server can make trctl hold.
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
+
 /// A secret (auth token, API secret) whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -115,6 +120,7 @@ pub struct ClientBuilder {
     credentials: Credentials,
     retry: RetryPolicy,
     timeout: Duration,
+    max_body: usize,
 }
 
 impl ClientBuilder {
@@ -133,17 +139,28 @@ impl ClientBuilder {
         self.timeout = timeout;
         self
     }
-    /// Build the client. Fails if the base URL is not an absolute http(s) URL.
+    /// Largest response body read (default [`DEFAULT_MAX_RESPONSE_BODY`]); a larger one
+    /// fails the request with [`Error::TooLarge`].
+    pub fn max_body(mut self, bytes: usize) -> ClientBuilder {
+        self.max_body = bytes;
+        self
+    }
+    /// Build the client. Fails if the base URL is not an absolute http(s) URL, or if it
+    /// carries user-info (`user:password@`): credentials travel only in the
+    /// `Authorization` header, never in a URL that could be printed or logged.
     pub fn build(self) -> Result<Client, Error> {
-        let parsed = url::Url::parse(&self.base_url).map_err(|err| Error::Url {
-            url: self.base_url.clone(),
-            message: err.to_string(),
-        })?;
+        let refuse = |message: &str| Error::Url {
+            url: redact_url(&self.base_url),
+            message: message.to_string(),
+        };
+        let parsed = url::Url::parse(&self.base_url).map_err(|err| refuse(&err.to_string()))?;
         if parsed.scheme() != "http" && parsed.scheme() != "https" {
-            return Err(Error::Url {
-                url: self.base_url.clone(),
-                message: "the scheme must be http or https".to_string(),
-            });
+            return Err(refuse("the scheme must be http or https"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(refuse(
+                "the base URL must not carry credentials (user:password@); pass them as the account SID and auth token instead",
+            ));
         }
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -151,16 +168,18 @@ impl ClientBuilder {
             .user_agent(USER_AGENT)
             .default_headers(headers)
             .timeout(self.timeout)
+            // TaskRouter never redirects an API call. Following one would send the
+            // Authorization header (and a POST body) wherever the Location points, so a
+            // 3xx is reported as an error instead ([`Error::Redirect`]).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|err| Error::Url {
-                url: self.base_url.clone(),
-                message: err.to_string(),
-            })?;
+            .map_err(|err| refuse(&err.without_url().to_string()))?;
         Ok(Client {
             http,
             base_url: self.base_url.trim_end_matches('/').to_string(),
             credentials: self.credentials,
             retry: self.retry,
+            max_body: self.max_body,
         })
     }
 }
@@ -172,6 +191,7 @@ pub struct Client {
     base_url: String,
     credentials: Credentials,
     retry: RetryPolicy,
+    max_body: usize,
 }
 
 /// A raw answer: status, headers and body, for callers that want the bytes.
@@ -193,6 +213,7 @@ impl Client {
             credentials,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
+            max_body: DEFAULT_MAX_RESPONSE_BODY,
         }
     }
 
@@ -201,8 +222,9 @@ impl Client {
         &self.base_url
     }
 
-    /// Send one request (with retries) and return the raw answer, whatever its status.
-    /// `path` is relative to the base URL (`/v1/…`) or an absolute URL.
+    /// Send one request (with retries) and return the raw answer, whatever its status
+    /// (but a redirect, which is an error). `path` is relative to the base URL (`/v1/…`)
+    /// or an absolute URL on the base URL's scheme, host and port.
     pub async fn send(
         &self,
         method: Method,
@@ -212,6 +234,7 @@ impl Client {
         if_match: Option<&str>,
     ) -> Result<RawResponse, Error> {
         let url = if path.starts_with("http://") || path.starts_with("https://") {
+            self.check_same_origin(path)?;
             path.to_string()
         } else {
             format!("{}{}", self.base_url, path)
@@ -258,12 +281,25 @@ impl Client {
                     }
                     return Err(Error::Network {
                         url: strip_query(&url),
-                        message: error_chain(&err),
+                        message: error_chain(&err.without_url()),
                         attempts: attempt,
                     });
                 }
             };
             let status = response.status().as_u16();
+            if (300..400).contains(&status) {
+                // Nothing is sent to the Location: see `build`.
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|value| value.to_str().ok())
+                    .map(strip_query);
+                return Err(Error::Redirect {
+                    url: strip_query(&url),
+                    status,
+                    location,
+                });
+            }
             let retry_after = response
                 .headers()
                 .get(RETRY_AFTER)
@@ -275,16 +311,23 @@ impl Client {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_string);
             let retryable = status == 429 || (idempotent && status >= 500);
-            let bytes = match response.bytes().await {
-                Ok(bytes) => bytes.to_vec(),
-                Err(err) => {
+            let bytes = match read_capped(response, self.max_body).await {
+                Ok(bytes) => bytes,
+                Err(BodyError::TooLarge) => {
+                    // Not retried: the same request would get the same answer.
+                    return Err(Error::TooLarge {
+                        url: strip_query(&url),
+                        limit: self.max_body,
+                    });
+                }
+                Err(BodyError::Read(err)) => {
                     if idempotent && attempt <= self.retry.max_retries {
                         tokio::time::sleep(self.backoff(attempt, None)).await;
                         continue;
                     }
                     return Err(Error::Network {
                         url: strip_query(&url),
-                        message: error_chain(&err),
+                        message: error_chain(&err.without_url()),
                         attempts: attempt,
                     });
                 }
@@ -435,6 +478,11 @@ impl Client {
     /// A `next_page_url` must stay on the scheme and host we were given, so the
     /// credentials we attach never go anywhere else.
     fn check_follow_url(&self, next: &str) -> Result<(), Error> {
+        self.check_same_origin(next)
+    }
+
+    /// An absolute URL must have the base URL's scheme, host and port, and no user-info.
+    fn check_same_origin(&self, next: &str) -> Result<(), Error> {
         let refuse = |message: &str| Error::Url {
             url: strip_query(next),
             message: message.to_string(),
@@ -444,12 +492,64 @@ impl Client {
         if next_url.scheme() != base.scheme()
             || next_url.host_str() != base.host_str()
             || next_url.port_or_known_default() != base.port_or_known_default()
+            || !next_url.username().is_empty()
+            || next_url.password().is_some()
         {
             return Err(refuse(
-                "next_page_url points to another host than the base URL; not following it with credentials",
+                "the URL points to another host than the base URL; not sending credentials there",
             ));
         }
         Ok(())
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Read(reqwest::Error),
+}
+
+/// Read a body chunk by chunk, giving up as soon as it would pass `limit` bytes (a
+/// declared `Content-Length` over the limit fails before anything is read).
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let declared = response.content_length();
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let capacity = declared.map_or(0, |length| length as usize).min(limit);
+    let mut body = Vec::with_capacity(capacity);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A URL as it may be shown: any user-info (`user:password@`) is replaced by
+/// `<redacted>`. Every URL trctl prints or puts in an error goes through this. Text
+/// that does not parse as a URL is redacted the same way by position, so a malformed
+/// URL holding a secret is not echoed either.
+pub fn redact_url(url: &str) -> String {
+    if let Ok(mut parsed) = url::Url::parse(url) {
+        if parsed.has_host() {
+            if parsed.username().is_empty() && parsed.password().is_none() {
+                return url.to_string();
+            }
+            if parsed.set_username("<redacted>").is_ok() && parsed.set_password(None).is_ok() {
+                return parsed.to_string().replace("%3Credacted%3E", "<redacted>");
+            }
+        }
+    }
+    // Not a URL with a host: without knowing where its authority ends, hide everything
+    // from the start (after any `scheme://`) up to the last `@`.
+    let (scheme, rest) = match url.find("://") {
+        Some(at) => url.split_at(at + 3),
+        None => ("", url),
+    };
+    match rest.rfind('@') {
+        Some(at) => format!("{scheme}<redacted>{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -519,11 +619,17 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
+/// A URL as shown in errors: redacted, without its query.
 fn strip_query(url: &str) -> String {
-    url.split('?').next().unwrap_or(url).to_string()
+    let redacted = redact_url(url);
+    match redacted.split_once('?') {
+        Some((before, _)) => before.to_string(),
+        None => redacted,
+    }
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+/// An error and its causes on one line.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -575,6 +681,49 @@ mod tests {
             body,
             "AssignmentStatus=pending&AssignmentStatus=reserved&Attributes=%7B%22a%22%3A%22b+c%22%7D"
         );
+    }
+
+    #[test]
+    fn user_info_is_redacted() {
+        assert_eq!(
+            redact_url("http://AC1:hunter2@127.0.0.1:4799/v1/x?y=1"),
+            "http://<redacted>@127.0.0.1:4799/v1/x?y=1"
+        );
+        assert_eq!(
+            redact_url("https://taskrouter.twilio.com/v1"),
+            "https://taskrouter.twilio.com/v1"
+        );
+        // Malformed URLs are redacted by position.
+        for bad in [
+            "http://AC1:hunter2@[::1/v1",
+            "AC1:hunter2@127.0.0.1:99999",
+            "ftp//AC1:hunter2@x y",
+            "http://AC1:hun/ter2@host",
+        ] {
+            let shown = redact_url(bad);
+            assert!(!shown.contains("hunter2"), "{bad} -> {shown}");
+        }
+        assert_eq!(strip_query("http://a:b@h/p?q=1"), "http://<redacted>@h/p");
+    }
+
+    #[test]
+    fn base_urls_with_credentials_are_refused_unechoed() {
+        let credentials = Credentials {
+            username: "AC1".into(),
+            password: Secret::new("t"),
+        };
+        for url in [
+            "http://AC1:hunter2@127.0.0.1:4799",
+            "http://hunter2@127.0.0.1:4799",
+            "http://AC1:hunter2@[::1",
+        ] {
+            let error = Client::builder(credentials.clone())
+                .base_url(url)
+                .build()
+                .unwrap_err();
+            assert!(matches!(error, Error::Url { .. }), "{url}");
+            assert!(!error.to_string().contains("hunter2"), "{error}");
+        }
     }
 
     #[test]

@@ -172,11 +172,25 @@ pub fn base_url(global: &GlobalArgs) -> Result<String, CliError> {
     if let Some(url) = global.base_url.as_deref().filter(|url| !url.is_empty()) {
         return Ok(url.trim_end_matches('/').to_string());
     }
-    let region = std::env::var("TWILIO_REGION")
-        .ok()
-        .filter(|v| !v.is_empty());
-    let edge = std::env::var("TWILIO_EDGE").ok().filter(|v| !v.is_empty());
+    let region = host_label("TWILIO_REGION")?;
+    let edge = host_label("TWILIO_EDGE")?;
     Ok(regional_url(region.as_deref(), edge.as_deref()))
+}
+
+/// A region or edge from the environment: it becomes part of a host name, so only
+/// letters, digits and hyphens are taken (anything else could re-point the client,
+/// e.g. `x@127.0.0.1/`). The value is not echoed.
+fn host_label(name: &str) -> Result<Option<String>, CliError> {
+    let Some(value) = std::env::var(name).ok().filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.len() <= 63 && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(Some(value))
+    } else {
+        Err(CliError::usage(format!(
+            "{name} must be a name such as ie1 or dublin: letters, digits and hyphens only (at most 63)"
+        )))
+    }
 }
 
 /// The helper libraries' host rule: `taskrouter.{edge}.{region}.twilio.com`, with
@@ -193,8 +207,15 @@ pub fn regional_url(region: Option<&str>, edge: Option<&str>) -> String {
 
 /// Refuse plain http to anything but loopback unless `--insecure`.
 pub fn check_transport(url: &str, insecure: bool) -> Result<(), CliError> {
-    let parsed = url::Url::parse(url)
-        .map_err(|err| CliError::usage(format!("invalid base URL {url}: {err}")))?;
+    let parsed = url::Url::parse(url).map_err(|err| {
+        CliError::usage(format!("invalid base URL {}: {err}", api::redact_url(url)))
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(CliError::usage(format!(
+            "invalid base URL {}: it must not carry credentials (user:password@); set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN instead",
+            api::redact_url(url)
+        )));
+    }
     match parsed.scheme() {
         "https" => Ok(()),
         "http" => {
@@ -208,7 +229,8 @@ pub fn check_transport(url: &str, insecure: bool) -> Result<(), CliError> {
             }
         }
         other => Err(CliError::usage(format!(
-            "invalid base URL {url}: scheme {other} is not http or https"
+            "invalid base URL {}: scheme {other} is not http or https",
+            api::redact_url(url)
         ))),
     }
 }

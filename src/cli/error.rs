@@ -71,7 +71,10 @@ impl From<api::Error> for CliError {
     fn from(error: api::Error) -> CliError {
         let exit_code = match &error {
             api::Error::Api(body) if body.is_auth() => EXIT_AUTH,
-            api::Error::Api(_) | api::Error::Decode { .. } => EXIT_API,
+            api::Error::Api(_)
+            | api::Error::Decode { .. }
+            | api::Error::Redirect { .. }
+            | api::Error::TooLarge { .. } => EXIT_API,
             api::Error::RetriesExhausted { .. } | api::Error::Network { .. } => EXIT_NETWORK,
             api::Error::Url { .. } => EXIT_USAGE,
         };

@@ -121,12 +121,12 @@ impl ServeConfig {
         }
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url).map_err(|err| ConfigError::PublicUrl {
-                url: url.clone(),
+                url: crate::api::redact_url(url),
                 reason: err.to_string(),
             })?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(ConfigError::PublicUrl {
-                    url: url.clone(),
+                    url: crate::api::redact_url(url),
                     reason: "expected http:// or https://".into(),
                 });
             }

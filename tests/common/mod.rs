@@ -457,3 +457,29 @@ impl Drop for ServeThread {
         }
     }
 }
+
+/// A raw server that answers one request per connection with `head` and then, when
+/// `endless`, 1 MiB chunks of a chunked body until the client hangs up. Returns its URL.
+pub fn hostile_body_server(head: &'static str, endless: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 1024 * 1024];
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                while endless && stream.write_all(&framed).is_ok() {}
+            });
+        }
+    });
+    url
+}

@@ -90,8 +90,12 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
         api_keys.push((key, Secret::new(secret)));
     }
     if let Some(url) = &args.public_url {
-        url::Url::parse(url)
-            .map_err(|err| CliError::usage(format!("invalid --public-url {url}: {err}")))?;
+        url::Url::parse(url).map_err(|err| {
+            CliError::usage(format!(
+                "invalid --public-url {}: {err}",
+                crate::api::redact_url(url)
+            ))
+        })?;
     }
     let emulator = Emulator::new(EmulatorConfig {
         account_sid: account_sid.clone(),

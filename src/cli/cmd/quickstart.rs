@@ -203,7 +203,10 @@ pub async fn run(ctx: &mut Ctx, args: QuickstartArgs) -> Result<(), CliError> {
                 ));
             };
             url::Url::parse(public_url).map_err(|err| {
-                CliError::usage(format!("invalid --public-url {public_url}: {err}"))
+                CliError::usage(format!(
+                    "invalid --public-url {}: {err}",
+                    crate::api::redact_url(public_url)
+                ))
             })?;
             if !args.yes && !confirm(ctx)? {
                 return Err(CliError::usage(

@@ -17,6 +17,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::api::redact_url;
 use crate::cli::error::{EXIT_API, EXIT_NETWORK};
 use crate::cli::{CliError, Ctx};
 use crate::emulator::engine::{RandomSids, SidSource};
@@ -184,7 +185,8 @@ fn as_millis<S: serde::Serializer>(elapsed: &Duration, serializer: S) -> Result<
 /// Send one signed callback and judge the reply. `Err` is a transport failure (no
 /// reply: refused connection, timeout, broken body).
 pub async fn send_one(client: &reqwest::Client, plan: &Plan) -> Result<Exchange, String> {
-    let target = reqwest::Url::parse(&plan.url).map_err(|err| format!("{}: {err}", plan.url))?;
+    let target = reqwest::Url::parse(&plan.url)
+        .map_err(|err| format!("{}: {err}", redact_url(&plan.url)))?;
     send_to(client, plan, target).await
 }
 
@@ -208,7 +210,7 @@ async fn send_to(
         .body(body)
         .send()
         .await
-        .map_err(|err| describe(&plan.url, &err))?;
+        .map_err(|err| describe(&plan.url, err))?;
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -218,7 +220,7 @@ async fn send_to(
     let bytes = response
         .bytes()
         .await
-        .map_err(|err| describe(&plan.url, &err))?;
+        .map_err(|err| describe(&plan.url, err))?;
     let elapsed = started.elapsed();
     let report = check_reply(plan.kind, status, content_type.as_deref(), &bytes, elapsed);
     Ok(Exchange {
@@ -230,7 +232,8 @@ async fn send_to(
     })
 }
 
-fn describe(url: &str, err: &reqwest::Error) -> String {
+fn describe(url: &str, err: reqwest::Error) -> String {
+    let url = redact_url(url);
     if err.is_timeout() {
         format!(
             "no reply from {url} within the time limit (TaskRouter would call the fallback URL)"
@@ -238,7 +241,10 @@ fn describe(url: &str, err: &reqwest::Error) -> String {
     } else if err.is_connect() {
         format!("cannot connect to {url} (is the listener running?)")
     } else {
-        format!("request to {url} failed: {err}")
+        format!(
+            "request to {url} failed: {}",
+            crate::api::error_chain(&err.without_url())
+        )
     }
 }
 
@@ -289,7 +295,8 @@ const MAX_FAILURES: usize = 5;
 /// Send `plan.count` callbacks with `plan.concurrency` in flight over one client.
 pub async fn load(plan: Arc<Plan>) -> Result<LoadReport, String> {
     let client = plan.client()?;
-    let target = reqwest::Url::parse(&plan.url).map_err(|err| format!("{}: {err}", plan.url))?;
+    let target = reqwest::Url::parse(&plan.url)
+        .map_err(|err| format!("{}: {err}", redact_url(&plan.url)))?;
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut workers = Vec::with_capacity(plan.concurrency as usize);
@@ -405,11 +412,11 @@ pub fn plan(ctx: &Ctx, args: &TriggerArgs) -> Result<Plan, CliError> {
             )
         })?;
     let parsed = url::Url::parse(&args.url)
-        .map_err(|err| CliError::usage(format!("invalid URL {}: {err}", args.url)))?;
+        .map_err(|err| CliError::usage(format!("invalid URL {}: {err}", redact_url(&args.url))))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(CliError::usage(format!(
             "invalid URL {}: expected http:// or https://",
-            args.url
+            redact_url(&args.url)
         )));
     }
     let mut plan = Plan::new(args.kind.into(), &args.url, &token);
