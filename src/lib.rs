@@ -7,6 +7,8 @@
 //! - [`serve`]: the callback listener behind `trctl serve` (signatures, instructions,
 //!   rules); emits log records, never prints.
 //! - [`emulator`]: the local TaskRouter emulator.
+//! - [`http_server`]: the hardened HTTP server set-up both listeners run on (timeouts,
+//!   connection limit, graceful shutdown with a deadline).
 //! - [`cli`]: the clap command tree and output rendering; the only room that prints.
 #![warn(missing_docs)]
 
@@ -14,5 +16,6 @@ pub mod api;
 pub mod cli;
 pub mod emulator;
 pub mod expr;
+pub mod http_server;
 pub mod serve;
 pub mod workflow;

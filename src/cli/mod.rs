@@ -13,6 +13,7 @@ pub mod input;
 pub mod output;
 pub mod params;
 pub mod resolve;
+pub mod server_flags;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -113,23 +113,32 @@ impl Emulator {
         self.app.apply(command)
     }
 
-    /// Serve on `listener` until `shutdown` completes, then finish in-flight requests.
-    /// The runner starts with the first `serve`.
+    /// Serve on `listener` with the default limits until `shutdown` completes, then
+    /// finish in-flight requests. The runner starts with the first `serve`.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        self.start_runner();
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
+        self.serve_with(listener, crate::http_server::Limits::default(), shutdown)
             .await
+    }
+
+    /// [`Emulator::serve`] with the given connection limits and timeouts.
+    pub async fn serve_with(
+        &self,
+        listener: tokio::net::TcpListener,
+        limits: crate::http_server::Limits,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.start_runner();
+        crate::http_server::serve(listener, self.router(), limits, shutdown).await
     }
 
     /// Bind `addr` (e.g. `127.0.0.1:0`) and serve in a background task. The returned
     /// handle stops the server when dropped.
     pub async fn spawn(&self, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let listener = crate::http_server::bind(addr).await?;
         let local = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let emulator = self.clone();

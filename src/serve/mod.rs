@@ -171,26 +171,26 @@ pub fn router(config: ServeConfig) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(app)
 }
 
-/// Serve `config` on `listener` until `shutdown` completes, then let in-flight
-/// requests finish.
+/// Serve `config` on `listener` with `limits` (timeouts, connection limit) until
+/// `shutdown` completes, then let in-flight requests finish within the limits' deadline.
 pub async fn run(
     config: ServeConfig,
     listener: tokio::net::TcpListener,
+    limits: crate::http_server::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::http_server::serve(listener, router(config), limits, shutdown).await
 }
 
 /// Bind `addr` (e.g. `127.0.0.1:0`) and serve in a background task; the handle stops
 /// the listener when dropped.
 pub async fn spawn(config: ServeConfig, addr: SocketAddr) -> std::io::Result<RunningServer> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = crate::http_server::bind(addr).await?;
     let local = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let _ = run(config, listener, async {
+        let limits = crate::http_server::Limits::default();
+        let _ = run(config, listener, limits, async {
             let _ = stopped.await;
         })
         .await;
@@ -318,9 +318,18 @@ async fn answer(
         let message = format!("method {} not allowed (use POST or GET)", parts.method);
         return Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, message));
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        let message = format!("body larger than {MAX_BODY} bytes (or cut short)");
-        Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|err| {
+        if crate::http_server::is_body_timeout(&err) {
+            Refusal::new(StatusCode::REQUEST_TIMEOUT, err.to_string())
+        } else if crate::http_server::is_too_large(&err) {
+            let message = format!("body larger than {MAX_BODY} bytes");
+            Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+        } else {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "the body was cut short".to_string(),
+            )
+        }
     })?;
     let is_json = is_json_body(&parts.headers);
     let params = decode_params(parts, &bytes, is_json)

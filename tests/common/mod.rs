@@ -431,7 +431,7 @@ impl ServeThread {
                 url_tx
                     .send(format!("http://{}", listener.local_addr().unwrap()))
                     .unwrap();
-                trctl::serve::run(config, listener, async {
+                trctl::serve::run(config, listener, Default::default(), async {
                     let _ = stop_rx.await;
                 })
                 .await
@@ -482,4 +482,110 @@ pub fn hostile_body_server(head: &'static str, endless: bool) -> String {
         }
     });
     url
+}
+
+/// A `trctl` server process (`emulator` or `serve`) started with `args` on port 0; its
+/// URL is read from the banner. Dropping it kills the process (only this one, by PID).
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub url: String,
+    pub addr: std::net::SocketAddr,
+    _home: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub fn start(args: &[&str]) -> ServerProcess {
+        use std::io::BufRead;
+        let home = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trctl"))
+            .env_clear()
+            .env("HOME", home.path())
+            .current_dir(home.path())
+            .args(args)
+            .args(["--port", "0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the server exited before printing its URL")
+                .unwrap();
+            if let Some(at) = line.find("http://127.0.0.1:") {
+                let url: String = line[at..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect();
+                break url;
+            }
+        };
+        // Keep reading the banner so the process never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let addr = url.trim_start_matches("http://").parse().unwrap();
+        ServerProcess {
+            child,
+            url,
+            addr,
+            _home: home,
+        }
+    }
+
+    /// Send SIGTERM (to this process only).
+    pub fn terminate(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill with a PID this test started and still owns.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+
+    /// Wait up to `limit` for the process to exit; its status, or `None` if it is
+    /// still running.
+    pub fn wait_for_exit(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Send one raw HTTP/1.1 request on a fresh connection and return the status line's
+/// code, reading with a deadline.
+pub fn raw_status(
+    addr: std::net::SocketAddr,
+    request: &str,
+    limit: std::time::Duration,
+) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, limit).ok()?;
+    stream.set_read_timeout(Some(limit)).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut buffer = [0u8; 64];
+    let mut read = 0;
+    while read < 12 {
+        match stream.read(&mut buffer[read..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => read += n,
+        }
+    }
+    let text = String::from_utf8_lossy(&buffer[..read]).to_string();
+    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }

@@ -37,6 +37,9 @@ pub struct EmulatorArgs {
     /// Keep completed and canceled tasks instead of removing them after 5 minutes.
     #[arg(long)]
     pub keep_finished: bool,
+    /// Connection limits and timeouts.
+    #[command(flatten)]
+    pub server: crate::cli::server_flags::ServerFlags,
 }
 
 /// Clock choices.
@@ -75,6 +78,7 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
             "--time-scale has no effect with --clock manual (drop one of them)",
         ));
     }
+    let limits = args.server.limits()?;
     let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
     let account_sid =
         non_empty(&ctx.global.account_sid).unwrap_or_else(|| DEV_ACCOUNT_SID.to_string());
@@ -117,7 +121,7 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
         },
     });
     let addr = SocketAddr::new(args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
+    let listener = crate::http_server::bind(addr).await.map_err(|err| {
         CliError::usage(format!(
             "cannot listen on {addr}: {err} (try another --port)"
         ))
@@ -153,7 +157,7 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
     ))?;
     ctx.flush()?;
     emulator
-        .serve(listener, shutdown)
+        .serve_with(listener, limits, shutdown)
         .await
         .map_err(|err| CliError::usage(format!("the emulator stopped: {err}")))?;
     ctx.note("trctl emulator: stopped");

@@ -111,11 +111,15 @@ pub struct ServeArgs {
     /// Also append each callback as NDJSON to this file.
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+    /// Connection limits and timeouts.
+    #[command(flatten)]
+    pub server: crate::cli::server_flags::ServerFlags,
 }
 
 /// Run the listener until Ctrl-C / SIGTERM.
 pub async fn run(ctx: &mut Ctx, args: ServeArgs) -> Result<(), CliError> {
     let mut config = config(&args, ctx.global.auth_token.as_deref())?;
+    let limits = args.server.limits()?;
     let log_file = match &args.log_file {
         Some(path) => Some(
             std::fs::OpenOptions::new()
@@ -133,7 +137,7 @@ pub async fn run(ctx: &mut Ctx, args: ServeArgs) -> Result<(), CliError> {
     config.log = Some(sink);
 
     let addr = SocketAddr::new(args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
+    let listener = crate::http_server::bind(addr).await.map_err(|err| {
         CliError::usage(format!(
             "cannot listen on {addr}: {err} (try another --port)"
         ))
@@ -150,6 +154,7 @@ pub async fn run(ctx: &mut Ctx, args: ServeArgs) -> Result<(), CliError> {
     let served = crate::serve::run(
         config,
         listener,
+        limits,
         crate::cli::cmd::emulator::shutdown_signal(),
     )
     .await;

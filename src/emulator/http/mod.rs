@@ -156,6 +156,11 @@ fn pascal_case(key: &str) -> String {
         .collect()
 }
 
+/// Largest request body the emulator reads (413 beyond it). Twilio caps task attributes
+/// at 16 KiB and workflow configurations at 64 KiB; 2 MiB leaves room for any request a
+/// helper library builds.
+pub const MAX_REQUEST_BODY: usize = 2 * 1024 * 1024;
+
 /// The router for all TaskRouter v1 paths.
 pub fn router(app: Shared) -> Router {
     let ws = "/v1/Workspaces/{ws}";
@@ -303,6 +308,7 @@ pub fn router(app: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(app)
 }
 
@@ -398,7 +404,25 @@ impl<S: Send + Sync> FromRequest<S> for Req {
         let request = Request::from_parts(parts, body);
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|_| error_response(400, 20001, "The request body could not be read"))?;
+            .map_err(|rejection| {
+                if crate::http_server::is_body_timeout(&rejection) {
+                    error_response(408, 408, "The request body did not arrive in time")
+                } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    // Twilio documents no code for this; the status doubles as the code, as
+                    // Twilio's own bodies do for plain HTTP errors (UNCONFIRMED).
+                    error_response(
+                        413,
+                        413,
+                        &format!("The request body is larger than {MAX_REQUEST_BODY} bytes"),
+                    )
+                } else {
+                    error_response(
+                        400,
+                        20001,
+                        "The request body could not be read (cut short, or not sent in time)",
+                    )
+                }
+            })?;
         let (form, json) = if content_type.starts_with("application/json") {
             let value = serde_json::from_slice(&bytes).map_err(|err| {
                 error_response(400, 20001, &format!("The JSON body is not valid: {err}"))
