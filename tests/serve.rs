@@ -736,3 +736,143 @@ async fn exec_mode_under_concurrent_load() {
         "{report:?}"
     );
 }
+
+/// Whether process group `pgid` is gone (`kill(-pgid, 0)` fails with ESRCH), waiting up
+/// to 2 s for the kill to land and the processes to be reaped.
+#[cfg(unix)]
+fn group_gone(pgid: libc::pid_t) -> bool {
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        // SAFETY: signal 0 only checks that the group exists.
+        let alive = unsafe { libc::kill(-pgid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+        if !alive {
+            return true;
+        }
+        if std::time::Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The process group ids the `--exec` commands wrote into `dir` (one file each, named
+/// by the group id, `$$`).
+#[cfg(unix)]
+fn written_groups(dir: &std::path::Path) -> Vec<libc::pid_t> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|pgid: &libc::pid_t| *pgid > 1)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits up to 10 s for `count` commands to have written their group id into `dir`.
+#[cfg(unix)]
+async fn wait_for_groups(dir: &std::path::Path, count: usize) -> Vec<libc::pid_t> {
+    for _ in 0..500 {
+        let groups = written_groups(dir);
+        if groups.len() >= count {
+            return groups;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {count} --exec commands started");
+}
+
+/// On a failed assertion, kill the process groups the test started, so none lingers.
+#[cfg(unix)]
+struct KillGroupsOnPanic(Vec<libc::pid_t>);
+
+#[cfg(unix)]
+impl Drop for KillGroupsOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for pgid in &self.0 {
+                // SAFETY: sends a signal to a group this test started.
+                unsafe {
+                    libc::killpg(*pgid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+/// Issue 13 end to end: `trctl serve --exec` with a command that leaves a background
+/// `sleep` and runs a foreground one; one callback, then SIGTERM. serve stops once the
+/// time limit has ended the command, and nothing of its process group survives.
+#[cfg(unix)]
+#[test]
+fn binary_serve_exec_leaves_no_process_behind() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let groups = dir.path().join("groups");
+    std::fs::create_dir(&groups).unwrap();
+    let command = format!("sleep 100 & echo > '{}'/$$; sleep 100", groups.display());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("trctl"))
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--log-json",
+            "--exec-timeout-ms",
+            "1500",
+        ])
+        .args(["--exec", &command])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let base = first.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let plan = Plan::new(
+        CallbackKind::Assignment,
+        &format!("{base}/assignment_callback"),
+        TOKEN,
+    );
+    let in_flight = runtime.spawn(async move { trigger_once(&plan).await });
+    let started = runtime.block_on(wait_for_groups(&groups, 1));
+    let _cleanup = KillGroupsOnPanic(started.clone());
+
+    let stopping = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert_eq!(runtime.block_on(in_flight).unwrap().body, "{}");
+    for pgid in started {
+        assert!(group_gone(pgid), "process group {pgid} survived serve");
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with('{'))
+        .expect("an NDJSON line");
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert!(
+        record["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("process group was killed")),
+        "{record}"
+    );
+}

@@ -52,8 +52,19 @@ impl FixedReply {
 pub struct ExecConfig {
     /// Run with `sh -c`.
     pub command: String,
-    /// Killed after this long; TaskRouter waits 5 s (WIRE.md §5.3), so the default is 4 s.
+    /// Its process group is killed after this long; TaskRouter waits 5 s (WIRE.md §5.3),
+    /// so the default is 4 s.
     pub timeout: Duration,
+}
+
+impl ExecConfig {
+    /// `command` with the default time limit.
+    pub fn new(command: impl Into<String>) -> ExecConfig {
+        ExecConfig {
+            command: command.into(),
+            timeout: DEFAULT_EXEC_TIMEOUT,
+        }
+    }
 }
 
 /// Default time limit of `--exec` commands: under TaskRouter's 5 s (WIRE.md §5.3).
@@ -476,10 +487,7 @@ mod tests {
         ));
         let english = assignment(r#"{"selected_language":"en"}"#);
         assert_eq!(body_of(&decide(&mode, &english)), b"{}");
-        let exec = Mode::Exec(ExecConfig {
-            command: "true".into(),
-            timeout: DEFAULT_EXEC_TIMEOUT,
-        });
+        let exec = Mode::Exec(ExecConfig::new("true"));
         assert_eq!(decide(&exec, &callback), Decision::Exec);
     }
 
