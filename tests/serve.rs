@@ -408,6 +408,7 @@ async fn exec_mode_replies_with_the_commands_output() {
         Mode::Exec(ExecConfig {
             command: command.into(),
             timeout: Duration::from_millis(millis),
+            max_running: trctl::serve::MAX_EXEC_CHILDREN,
         })
     };
     // The command sees the callback: answer accept only for Spanish tasks.
@@ -463,6 +464,7 @@ async fn shutdown_finishes_in_flight_requests() {
     let mode = Mode::Exec(ExecConfig {
         command: r#"sleep 0.3; echo '{"instruction":"accept"}'"#.into(),
         timeout: Duration::from_secs(4),
+        max_running: trctl::serve::MAX_EXEC_CHILDREN,
     });
     let server = start(config(mode)).await;
     let plan = Arc::new(plan(&server, CallbackKind::Assignment));
@@ -724,6 +726,7 @@ async fn exec_mode_under_concurrent_load() {
     let mode = Mode::Exec(ExecConfig {
         command: r#"cat >/dev/null; echo '{"instruction":"accept"}'"#.into(),
         timeout: Duration::from_secs(4),
+        max_running: trctl::serve::MAX_EXEC_CHILDREN,
     });
     let server = start(config(mode)).await;
     let mut plan = plan(&server, CallbackKind::Assignment);
@@ -799,6 +802,66 @@ impl Drop for KillGroupsOnPanic {
             }
         }
     }
+}
+
+/// Issue 13: with the bound reached, a callback is answered `{}` at once (it used to wait
+/// for a slot), and the log says the bound was reached.
+#[cfg(unix)]
+#[tokio::test]
+async fn exec_over_the_bound_is_answered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!("echo > '{}'/$$; sleep 100", dir.path().display());
+    let (sink, mut records) = LogSink::channel(64);
+    let server = start(ServeConfig {
+        log: Some(sink),
+        ..config(Mode::Exec(ExecConfig {
+            command,
+            timeout: Duration::from_millis(2500),
+            max_running: 2,
+        }))
+    })
+    .await;
+    let plan = Arc::new(plan(&server, CallbackKind::Assignment));
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let plan = plan.clone();
+            tokio::spawn(async move { trigger_once(&plan).await })
+        })
+        .collect();
+    let groups = wait_for_groups(dir.path(), 2).await;
+    let _cleanup = KillGroupsOnPanic(groups.clone());
+
+    let over = trigger_once(&plan).await;
+    assert_eq!((over.status, over.body.as_str()), (200, "{}"));
+    assert!(
+        over.elapsed < Duration::from_millis(1000),
+        "{:?}",
+        over.elapsed
+    );
+    let record: LogRecord = records.recv().await.unwrap();
+    let error = record.error.unwrap_or_default();
+    assert!(error.contains("bound of 2"), "{error}");
+    // The third callback did not run the command.
+    assert_eq!(written_groups(dir.path()).len(), 2);
+
+    for exchange in slow {
+        assert_eq!(exchange.await.unwrap().body, "{}");
+    }
+    for record in [records.recv().await.unwrap(), records.recv().await.unwrap()] {
+        let error = record.error.unwrap_or_default();
+        assert!(error.contains("process group was killed"), "{error}");
+    }
+    for pgid in groups {
+        assert!(group_gone(pgid), "process group {pgid} survived");
+    }
+    // Slots are given back: a fourth callback runs the command again.
+    let again = tokio::spawn({
+        let plan = plan.clone();
+        async move { trigger_once(&plan).await }
+    });
+    let groups = wait_for_groups(dir.path(), 3).await;
+    let _cleanup = KillGroupsOnPanic(groups);
+    assert_eq!(again.await.unwrap().body, "{}");
 }
 
 /// Issue 13 end to end: `trctl serve --exec` with a command that leaves a background

@@ -20,7 +20,7 @@
 //!   [`ExecOutcome::error`], so TaskRouter always gets a well-formed reply in time.
 //!
 //! How many commands run at once is bounded by the listener, not here (see
-//! [`MAX_EXEC_CHILDREN`](super::MAX_EXEC_CHILDREN)). Non-unix systems keep a plain child: it is killed at the
+//! [`ExecConfig::max_running`]). Non-unix systems keep a plain child: it is killed at the
 //! time limit, processes it started are not.
 
 use std::process::Stdio;
