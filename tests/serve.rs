@@ -939,3 +939,42 @@ fn binary_serve_exec_leaves_no_process_behind() {
         "{record}"
     );
 }
+
+/// Issue 13's burst: concurrent callbacks against a slow command that also starts a
+/// background child used to leave one orphan per running command. Now the ones within
+/// the bound are killed as a group at the time limit and the rest never start.
+#[cfg(unix)]
+#[tokio::test]
+async fn exec_burst_against_a_slow_command_leaves_no_orphan() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!(
+        "sleep 100 & echo > '{}'/$$; sleep 100",
+        dir.path().display()
+    );
+    let server = start(config(Mode::Exec(ExecConfig {
+        command,
+        timeout: Duration::from_millis(1500),
+        max_running: 6,
+    })))
+    .await;
+    let plan = Arc::new(plan(&server, CallbackKind::Assignment));
+    let burst: Vec<_> = (0..20)
+        .map(|_| {
+            let plan = plan.clone();
+            tokio::spawn(async move { trigger_once(&plan).await })
+        })
+        .collect();
+    for exchange in burst {
+        assert_eq!(exchange.await.unwrap().body, "{}");
+    }
+    let groups = written_groups(dir.path());
+    let _cleanup = KillGroupsOnPanic(groups.clone());
+    assert!(
+        !groups.is_empty() && groups.len() <= 6,
+        "{} commands ran",
+        groups.len()
+    );
+    for pgid in groups {
+        assert!(group_gone(pgid), "process group {pgid} survived");
+    }
+}
