@@ -408,6 +408,7 @@ async fn exec_mode_replies_with_the_commands_output() {
         Mode::Exec(ExecConfig {
             command: command.into(),
             timeout: Duration::from_millis(millis),
+            max_running: trctl::serve::MAX_EXEC_CHILDREN,
         })
     };
     // The command sees the callback: answer accept only for Spanish tasks.
@@ -463,6 +464,7 @@ async fn shutdown_finishes_in_flight_requests() {
     let mode = Mode::Exec(ExecConfig {
         command: r#"sleep 0.3; echo '{"instruction":"accept"}'"#.into(),
         timeout: Duration::from_secs(4),
+        max_running: trctl::serve::MAX_EXEC_CHILDREN,
     });
     let server = start(config(mode)).await;
     let plan = Arc::new(plan(&server, CallbackKind::Assignment));
@@ -724,6 +726,7 @@ async fn exec_mode_under_concurrent_load() {
     let mode = Mode::Exec(ExecConfig {
         command: r#"cat >/dev/null; echo '{"instruction":"accept"}'"#.into(),
         timeout: Duration::from_secs(4),
+        max_running: trctl::serve::MAX_EXEC_CHILDREN,
     });
     let server = start(config(mode)).await;
     let mut plan = plan(&server, CallbackKind::Assignment);
@@ -735,4 +738,243 @@ async fn exec_mode_under_concurrent_load() {
         (100, 0, 0),
         "{report:?}"
     );
+}
+
+/// Whether process group `pgid` is gone (`kill(-pgid, 0)` fails with ESRCH), waiting up
+/// to 2 s for the kill to land and the processes to be reaped.
+#[cfg(unix)]
+fn group_gone(pgid: libc::pid_t) -> bool {
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        // SAFETY: signal 0 only checks that the group exists.
+        let alive = unsafe { libc::kill(-pgid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+        if !alive {
+            return true;
+        }
+        if std::time::Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The process group ids the `--exec` commands wrote into `dir` (one file each, named
+/// by the group id, `$$`).
+#[cfg(unix)]
+fn written_groups(dir: &std::path::Path) -> Vec<libc::pid_t> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|pgid: &libc::pid_t| *pgid > 1)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits up to 10 s for `count` commands to have written their group id into `dir`.
+#[cfg(unix)]
+async fn wait_for_groups(dir: &std::path::Path, count: usize) -> Vec<libc::pid_t> {
+    for _ in 0..500 {
+        let groups = written_groups(dir);
+        if groups.len() >= count {
+            return groups;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {count} --exec commands started");
+}
+
+/// On a failed assertion, kill the process groups the test started, so none lingers.
+#[cfg(unix)]
+struct KillGroupsOnPanic(Vec<libc::pid_t>);
+
+#[cfg(unix)]
+impl Drop for KillGroupsOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for pgid in &self.0 {
+                // SAFETY: sends a signal to a group this test started.
+                unsafe {
+                    libc::killpg(*pgid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+/// Issue 13: with the bound reached, a callback is answered `{}` at once (it used to wait
+/// for a slot), and the log says the bound was reached.
+#[cfg(unix)]
+#[tokio::test]
+async fn exec_over_the_bound_is_answered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!("echo > '{}'/$$; sleep 100", dir.path().display());
+    let (sink, mut records) = LogSink::channel(64);
+    let server = start(ServeConfig {
+        log: Some(sink),
+        ..config(Mode::Exec(ExecConfig {
+            command,
+            timeout: Duration::from_millis(2500),
+            max_running: 2,
+        }))
+    })
+    .await;
+    let plan = Arc::new(plan(&server, CallbackKind::Assignment));
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let plan = plan.clone();
+            tokio::spawn(async move { trigger_once(&plan).await })
+        })
+        .collect();
+    let groups = wait_for_groups(dir.path(), 2).await;
+    let _cleanup = KillGroupsOnPanic(groups.clone());
+
+    let over = trigger_once(&plan).await;
+    assert_eq!((over.status, over.body.as_str()), (200, "{}"));
+    assert!(
+        over.elapsed < Duration::from_millis(1000),
+        "{:?}",
+        over.elapsed
+    );
+    let record: LogRecord = records.recv().await.unwrap();
+    let error = record.error.unwrap_or_default();
+    assert!(error.contains("bound of 2"), "{error}");
+    // The third callback did not run the command.
+    assert_eq!(written_groups(dir.path()).len(), 2);
+
+    for exchange in slow {
+        assert_eq!(exchange.await.unwrap().body, "{}");
+    }
+    for record in [records.recv().await.unwrap(), records.recv().await.unwrap()] {
+        let error = record.error.unwrap_or_default();
+        assert!(error.contains("process group was killed"), "{error}");
+    }
+    for pgid in groups {
+        assert!(group_gone(pgid), "process group {pgid} survived");
+    }
+    // Slots are given back: a fourth callback runs the command again.
+    let again = tokio::spawn({
+        let plan = plan.clone();
+        async move { trigger_once(&plan).await }
+    });
+    let groups = wait_for_groups(dir.path(), 3).await;
+    let _cleanup = KillGroupsOnPanic(groups);
+    assert_eq!(again.await.unwrap().body, "{}");
+}
+
+/// Issue 13 end to end: `trctl serve --exec` with a command that leaves a background
+/// `sleep` and runs a foreground one; one callback, then SIGTERM. serve stops once the
+/// time limit has ended the command, and nothing of its process group survives.
+#[cfg(unix)]
+#[test]
+fn binary_serve_exec_leaves_no_process_behind() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let groups = dir.path().join("groups");
+    std::fs::create_dir(&groups).unwrap();
+    let command = format!("sleep 100 & echo > '{}'/$$; sleep 100", groups.display());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("trctl"))
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--log-json",
+            "--exec-timeout-ms",
+            "1500",
+        ])
+        .args(["--exec", &command])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let base = first.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let plan = Plan::new(
+        CallbackKind::Assignment,
+        &format!("{base}/assignment_callback"),
+        TOKEN,
+    );
+    let in_flight = runtime.spawn(async move { trigger_once(&plan).await });
+    let started = runtime.block_on(wait_for_groups(&groups, 1));
+    let _cleanup = KillGroupsOnPanic(started.clone());
+
+    let stopping = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert_eq!(runtime.block_on(in_flight).unwrap().body, "{}");
+    for pgid in started {
+        assert!(group_gone(pgid), "process group {pgid} survived serve");
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with('{'))
+        .expect("an NDJSON line");
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert!(
+        record["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("process group was killed")),
+        "{record}"
+    );
+}
+
+/// Issue 13's burst: concurrent callbacks against a slow command that also starts a
+/// background child used to leave one orphan per running command. Now the ones within
+/// the bound are killed as a group at the time limit and the rest never start.
+#[cfg(unix)]
+#[tokio::test]
+async fn exec_burst_against_a_slow_command_leaves_no_orphan() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!(
+        "sleep 100 & echo > '{}'/$$; sleep 100",
+        dir.path().display()
+    );
+    let server = start(config(Mode::Exec(ExecConfig {
+        command,
+        timeout: Duration::from_millis(1500),
+        max_running: 6,
+    })))
+    .await;
+    let plan = Arc::new(plan(&server, CallbackKind::Assignment));
+    let burst: Vec<_> = (0..20)
+        .map(|_| {
+            let plan = plan.clone();
+            tokio::spawn(async move { trigger_once(&plan).await })
+        })
+        .collect();
+    for exchange in burst {
+        assert_eq!(exchange.await.unwrap().body, "{}");
+    }
+    let groups = written_groups(dir.path());
+    let _cleanup = KillGroupsOnPanic(groups.clone());
+    assert!(
+        !groups.is_empty() && groups.len() <= 6,
+        "{} commands ran",
+        groups.len()
+    );
+    for pgid in groups {
+        assert!(group_gone(pgid), "process group {pgid} survived");
+    }
 }

@@ -11,6 +11,12 @@
 //! (≤ 64 KiB, else 413) → decode (400 if malformed) → verify the signature (403) →
 //! [`reply::decide`] → answer → log. The listener never prints (records go to a [`log::LogSink`]), never blocks a
 //! handler (the `--exec` child is awaited, not waited for), and never panics on input.
+//!
+//! `--exec` commands ([`exec`]) are bounded: at most [`reply::ExecConfig::max_running`]
+//! (default [`MAX_EXEC_CHILDREN`]) run at once, and a callback over the bound is
+//! answered `{}` at once with the reason in its log record. On shutdown a running
+//! command gets the rest of its time limit; a request dropped before it is answered
+//! kills its command's process group (see [`exec`]).
 
 pub mod callback;
 pub mod exec;
@@ -148,12 +154,15 @@ impl ServeConfig {
 struct App {
     config: ServeConfig,
     public_base: Option<String>,
-    /// Bounds the `--exec` children alive at once, so a burst of callbacks cannot
-    /// fork without limit; a callback waits for a slot within its time limit.
+    /// One permit per `--exec` command allowed to run at the same time
+    /// ([`reply::ExecConfig::max_running`]), so a burst of callbacks cannot fork without
+    /// limit. A callback that finds none free is answered `{}` at once: waiting for a
+    /// slot would only make TaskRouter's 5 s run out later.
     exec_slots: tokio::sync::Semaphore,
 }
 
-/// Most `--exec` children running at once.
+/// Default bound of `--exec` commands running at once (`--exec-max`); callbacks over it
+/// are answered `{}` without running the command, and the log says the bound was reached.
 pub const MAX_EXEC_CHILDREN: usize = 64;
 
 /// The listener's router. Every path is dispatched by one handler, so paths from the
@@ -163,16 +172,23 @@ pub fn router(config: ServeConfig) -> axum::Router {
         .public_url
         .as_deref()
         .map(|url| url.trim_end_matches('/').to_string());
+    let slots = match &config.mode {
+        Mode::Exec(exec) => exec.max_running.min(tokio::sync::Semaphore::MAX_PERMITS),
+        _ => 0,
+    };
     let app = Arc::new(App {
         config,
         public_base,
-        exec_slots: tokio::sync::Semaphore::new(MAX_EXEC_CHILDREN),
+        exec_slots: tokio::sync::Semaphore::new(slots),
     });
     axum::Router::new().fallback(handle).with_state(app)
 }
 
 /// Serve `config` on `listener` with `limits` (timeouts, connection limit) until
-/// `shutdown` completes, then let in-flight requests finish within the limits' deadline.
+/// `shutdown` completes, then let in-flight requests finish within the limits' shutdown
+/// deadline. A running `--exec` command finishes too, within its time limit or that
+/// deadline, whichever comes first; its process group is killed then at the latest, so
+/// none of its processes outlive the listener.
 pub async fn run(
     config: ServeConfig,
     listener: tokio::net::TcpListener,
@@ -384,23 +400,16 @@ async fn answer(
     Ok(response)
 }
 
-/// Run the `--exec` command once a slot is free; waiting counts against its time limit.
+/// Run the `--exec` command if a slot is free, else answer `{}` at once.
 async fn run_exec(app: &App, config: &reply::ExecConfig, callback: &Callback) -> exec::ExecOutcome {
-    let waited = Instant::now();
-    let Ok(Ok(_slot)) = tokio::time::timeout(config.timeout, app.exec_slots.acquire()).await else {
-        return exec::ExecOutcome {
-            body: Bytes::from_static(reply::EMPTY_OBJECT),
-            error: Some(format!(
-                "{MAX_EXEC_CHILDREN} --exec commands were already running for the whole time limit"
-            )),
-        };
-    };
-    let remaining = reply::ExecConfig {
-        command: config.command.clone(),
-        timeout: config.timeout.saturating_sub(waited.elapsed()),
+    let Ok(_slot) = app.exec_slots.try_acquire() else {
+        return exec::ExecOutcome::failed(format!(
+            "the bound of {} --exec commands running at once was reached (--exec-max): answered {{}} without running the command",
+            config.max_running
+        ));
     };
     let input = callback.to_exec_json().to_string().into_bytes();
-    exec::run(&remaining, input).await
+    exec::run(config, input).await
 }
 
 /// The parameters: the query string for GET, the body for POST (JSON or a form).

@@ -47,13 +47,29 @@ impl FixedReply {
     }
 }
 
-/// `--exec`: the command and its time limit.
+/// `--exec`: the command, its time limit and how many may run at once.
 #[derive(Debug, Clone)]
 pub struct ExecConfig {
     /// Run with `sh -c`.
     pub command: String,
-    /// Killed after this long; TaskRouter waits 5 s (WIRE.md §5.3), so the default is 4 s.
+    /// Its process group is killed after this long; TaskRouter waits 5 s (WIRE.md §5.3),
+    /// so the default is 4 s.
     pub timeout: Duration,
+    /// Most commands running at once (`--exec-max`, default
+    /// [`MAX_EXEC_CHILDREN`](super::MAX_EXEC_CHILDREN)); a callback over it is answered
+    /// `{}` at once, without running the command.
+    pub max_running: usize,
+}
+
+impl ExecConfig {
+    /// `command` with the default time limit and bound.
+    pub fn new(command: impl Into<String>) -> ExecConfig {
+        ExecConfig {
+            command: command.into(),
+            timeout: DEFAULT_EXEC_TIMEOUT,
+            max_running: super::MAX_EXEC_CHILDREN,
+        }
+    }
 }
 
 /// Default time limit of `--exec` commands: under TaskRouter's 5 s (WIRE.md §5.3).
@@ -476,10 +492,7 @@ mod tests {
         ));
         let english = assignment(r#"{"selected_language":"en"}"#);
         assert_eq!(body_of(&decide(&mode, &english)), b"{}");
-        let exec = Mode::Exec(ExecConfig {
-            command: "true".into(),
-            timeout: DEFAULT_EXEC_TIMEOUT,
-        });
+        let exec = Mode::Exec(ExecConfig::new("true"));
         assert_eq!(decide(&exec, &callback), Decision::Exec);
     }
 

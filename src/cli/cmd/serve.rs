@@ -91,13 +91,18 @@ pub struct ServeArgs {
     /// wins, no match answers `{}`.
     #[arg(long, value_name = "FILE", conflicts_with = "exec")]
     pub rules: Option<PathBuf>,
-    /// Pipe each assignment callback as JSON to `sh -c CMD` and answer with the JSON
-    /// object it prints (`{}` otherwise).
+    /// Pipe each assignment callback as JSON to `sh -c CMD` (in its own process group)
+    /// and answer with the JSON object it has printed when it exits, if TaskRouter would
+    /// carry it out (`{}` otherwise).
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
-    /// Time limit of --exec commands, in milliseconds (TaskRouter waits 5000).
+    /// Time limit of --exec commands, in milliseconds (TaskRouter waits 5000); then the
+    /// command's whole process group is killed.
     #[arg(long, default_value_t = 4000, value_name = "MS")]
     pub exec_timeout_ms: u64,
+    /// Most --exec commands running at once; a callback over it is answered `{}` at once.
+    #[arg(long, default_value_t = crate::serve::MAX_EXEC_CHILDREN, value_name = "N")]
+    pub exec_max: usize,
     /// The base URL TaskRouter calls (a tunnel or proxy): signatures are checked against
     /// it plus the request's path and query.
     #[arg(long, value_name = "URL")]
@@ -185,9 +190,13 @@ pub fn config(args: &ServeArgs, auth_token: Option<&str>) -> Result<ServeConfig,
         if args.exec_timeout_ms == 0 {
             return Err(CliError::usage("--exec-timeout-ms must be above 0"));
         }
+        if args.exec_max == 0 {
+            return Err(CliError::usage("--exec-max must be above 0"));
+        }
         Mode::Exec(ExecConfig {
             command: command.clone(),
             timeout: Duration::from_millis(args.exec_timeout_ms),
+            max_running: args.exec_max,
         })
     } else if let Some(name) = args.instruction {
         Mode::Fixed(FixedReply::new(instruction(args, name)?))
@@ -335,7 +344,10 @@ fn banner(config: &ServeConfig, base: &str) -> String {
         Mode::Empty => "answer {} (no instruction)".to_string(),
         Mode::Fixed(fixed) => format!("answer {}", String::from_utf8_lossy(&fixed.body)),
         Mode::Rules(rules) => format!("answer by {} rules (else {{}})", rules.rules.len()),
-        Mode::Exec(exec) => format!("answer with the output of `{}`", exec.command),
+        Mode::Exec(exec) => format!(
+            "answer with the output of `{}` (at most {} at once)",
+            exec.command, exec.max_running
+        ),
     };
     let verify = if config.verifies() {
         "X-Twilio-Signature checked (missing or wrong: 403)"
@@ -555,6 +567,10 @@ mod tests {
             (&["--path", "nope"][..], "must start with"),
             (&["--path", "/events"][..], "must differ"),
             (&["--public-url", "ftp://x"][..], "http"),
+            (
+                &["--exec", "cat", "--exec-max", "0"][..],
+                "--exec-max must be above 0",
+            ),
         ] {
             let error = body(line).unwrap_err();
             assert!(error.contains(needle), "{line:?}: {error}");
@@ -571,6 +587,29 @@ mod tests {
                 "{line:?}"
             );
         }
+    }
+
+    #[test]
+    fn exec_flags_set_the_limits() {
+        let bound = |line: &[&str]| match config(&parse(line).unwrap(), None).map(|c| c.mode) {
+            Ok(Mode::Exec(exec)) => Some((exec.max_running, exec.timeout)),
+            _ => None,
+        };
+        assert_eq!(
+            bound(&["--exec", "cat"]),
+            Some((crate::serve::MAX_EXEC_CHILDREN, Duration::from_secs(4)))
+        );
+        assert_eq!(
+            bound(&[
+                "--exec",
+                "cat",
+                "--exec-max",
+                "3",
+                "--exec-timeout-ms",
+                "900"
+            ]),
+            Some((3, Duration::from_millis(900)))
+        );
     }
 
     #[test]
