@@ -446,3 +446,128 @@ fn trctl_emulator_advance_moves_a_manual_clock() {
     let output = run(&["emulator", "advance", "soon"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// An event endpoint that accepts connections and never answers (each callback waits
+/// for the emulator's 15 s limit). Holds its connections until the test ends.
+fn silent_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            match stream {
+                Ok(stream) => held.push(stream),
+                Err(_) => return,
+            }
+        }
+    });
+    url
+}
+
+async fn event_count(client: &Client, ws: &str) -> usize {
+    let page = client
+        .list_event(
+            ws,
+            &ListEventParams {
+                page_size: Some(1000),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    client.collect(page, None).await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_event_endpoint_delays_neither_routing_nor_other_workspaces_and_nothing_is_lost_silently(
+) {
+    let emulator = trctl::emulator::Emulator::new(trctl::emulator::EmulatorConfig {
+        drain_timeout: Duration::from_millis(500),
+        ..Default::default()
+    });
+    let running = emulator
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let client = Client::builder(trctl::api::Credentials {
+        username: common::EMULATOR_ACCOUNT.into(),
+        password: trctl::api::Secret::new(EMULATOR_TOKEN),
+    })
+    .base_url(&running.url)
+    .build()
+    .unwrap();
+    let (callbacks, _) = receiver(json!({}));
+    let fast_events = Recorder::always(Reply::empty(204));
+
+    // The stuck workspace: the whole quickstart, a worker made available, a task routed.
+    let slow = quickstart(
+        client.clone(),
+        &format!("{}/assignment_callback", callbacks.url),
+        Some(&silent_endpoint()),
+    )
+    .await;
+    slow.set_activity(&slow.available).await;
+    let task = slow.task().await;
+    eventually("the reservation in the stuck workspace", async || {
+        (slow.status(&task).await == "reserved").then_some(())
+    })
+    .await;
+
+    // Another workspace's events go out at once all the same.
+    let fast = quickstart(
+        client.clone(),
+        &format!("{}/assignment_callback", callbacks.url),
+        Some(&format!("{}/events", fast_events.url)),
+    )
+    .await;
+    let fast_total = event_count(&client, &fast.ws).await;
+    assert!(fast_total > 0);
+    eventually("the other workspace's event callbacks", async || {
+        (fast_events.count() == fast_total).then_some(())
+    })
+    .await;
+
+    let slow_total = event_count(&client, &slow.ws).await;
+    let report = emulator.stop_runner().await.expect("the runner ran");
+    // Every event is accounted for: delivered, failed, or counted as not delivered.
+    assert_eq!(
+        report.delivered + report.failed + report.skipped + report.dropped + report.undelivered,
+        (fast_total + slow_total) as u64,
+        "{report:?}"
+    );
+    assert_eq!(report.delivered, fast_total as u64, "{report:?}");
+    assert!(report.undelivered > 0, "{report:?}");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_callback_reply_is_a_failed_callback_and_the_fallback_answers() {
+    let emulator = EmulatorThread::start();
+    // An endless JSON reply (it would be an accept if it ever ended).
+    let endless = common::hostile_body_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        true,
+    );
+    let (fallback, _) = receiver(json!({"instruction": "accept"}));
+    let q = quickstart(
+        emulator.client(),
+        &format!("{endless}/assignment_callback"),
+        None,
+    )
+    .await;
+    let params = UpdateWorkflowParams {
+        fallback_assignment_callback_url: Some(format!("{}/fallback", fallback.url)),
+        ..Default::default()
+    };
+    q.client
+        .update_workflow(&q.ws, &q.workflow, &params)
+        .await
+        .unwrap();
+    q.set_activity(&q.available).await;
+    let task = q.task().await;
+    eventually("the fallback's accept", async || {
+        (q.status(&task).await == "assigned").then_some(())
+    })
+    .await;
+    assert_eq!(fallback.count(), 1);
+}

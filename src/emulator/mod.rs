@@ -23,6 +23,13 @@ pub const DEV_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 /// Auth token the emulator accepts when none is configured.
 pub const DEV_AUTH_TOKEN: &str = "trctl-emulator-token";
 
+/// Where the emulator reports what goes wrong outside any request (failed callbacks,
+/// dropped events); the CLI prints these lines, a library user may log them.
+pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Default [`EmulatorConfig::drain_timeout`].
+pub const DEFAULT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// How to run an emulator.
 pub struct EmulatorConfig {
     /// Accepted account SID.
@@ -39,6 +46,10 @@ pub struct EmulatorConfig {
     pub sids: Box<dyn SidSource>,
     /// How long finished tasks are kept (TaskRouter: 5 minutes); `None` keeps them.
     pub keep_finished: Option<engine::Millis>,
+    /// Where failed callbacks and dropped events are reported; `None` drops the notes.
+    pub notice: Option<Notice>,
+    /// How long queued event callbacks get to go out when the emulator stops.
+    pub drain_timeout: std::time::Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -51,6 +62,8 @@ impl Default for EmulatorConfig {
             clock: Arc::new(SystemClock),
             sids: Box::new(RandomSids),
             keep_finished: Some(5 * 60 * 1000),
+            notice: None,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }
@@ -59,7 +72,16 @@ impl Default for EmulatorConfig {
 #[derive(Clone)]
 pub struct Emulator {
     app: Arc<http::App>,
-    runner: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<engine::Effect>>>>,
+    runner: Arc<Mutex<RunnerSlot>>,
+    notice: Option<Notice>,
+    drain_timeout: std::time::Duration,
+}
+
+/// The runner before, during and after its life.
+enum RunnerSlot {
+    Waiting(tokio::sync::mpsc::UnboundedReceiver<engine::Effect>),
+    Running(runner::Runner),
+    Done,
 }
 
 impl Emulator {
@@ -84,7 +106,9 @@ impl Emulator {
         };
         Emulator {
             app: Arc::new(app),
-            runner: Arc::new(Mutex::new(Some(receiver))),
+            runner: Arc::new(Mutex::new(RunnerSlot::Waiting(receiver))),
+            notice: config.notice,
+            drain_timeout: config.drain_timeout,
         }
     }
 
@@ -102,10 +126,34 @@ impl Emulator {
 
     /// Start the runner (callbacks, events, timers) on the current runtime; once.
     pub fn start_runner(&self) {
-        let receiver = self.runner.lock().ok().and_then(|mut slot| slot.take());
-        if let Some(receiver) = receiver {
-            runner::start(self.app.clone(), receiver);
+        let Ok(mut slot) = self.runner.lock() else {
+            return;
+        };
+        if matches!(*slot, RunnerSlot::Waiting(_)) {
+            if let RunnerSlot::Waiting(receiver) = std::mem::replace(&mut *slot, RunnerSlot::Done) {
+                *slot = RunnerSlot::Running(runner::start(
+                    self.app.clone(),
+                    receiver,
+                    self.notice.clone(),
+                ));
+            }
         }
+    }
+
+    /// Stop the runner: queued event callbacks get the drain deadline to go out; the
+    /// report says what became of every event handed to it. `None` if it never ran.
+    pub async fn stop_runner(&self) -> Option<runner::DeliveryReport> {
+        let running = {
+            let mut slot = self.runner.lock().ok()?;
+            match std::mem::replace(&mut *slot, RunnerSlot::Done) {
+                RunnerSlot::Running(running) => Some(running),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        }?;
+        Some(running.drain(self.drain_timeout).await)
     }
 
     /// Apply a command directly (as the HTTP layer would), e.g. from a test.
@@ -133,6 +181,18 @@ impl Emulator {
     ) -> std::io::Result<()> {
         self.start_runner();
         crate::http_server::serve(listener, self.router(), limits, shutdown).await
+    }
+
+    /// [`Emulator::serve_with`], then [`Emulator::stop_runner`]: the way a process that
+    /// owns the emulator stops it.
+    pub async fn serve_until_stopped(
+        &self,
+        listener: tokio::net::TcpListener,
+        limits: crate::http_server::Limits,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<Option<runner::DeliveryReport>> {
+        self.serve_with(listener, limits, shutdown).await?;
+        Ok(self.stop_runner().await)
     }
 
     /// Bind `addr` (e.g. `127.0.0.1:0`) and serve in a background task. The returned

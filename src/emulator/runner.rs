@@ -1,9 +1,19 @@
 //! The runner carries out what the engine asks for, outside the engine: it POSTs signed
 //! assignment callbacks (falling back to the fallback URL) and feeds the answers back as
-//! commands, delivers events to the workspace's event callback URL in order, and fires
-//! timers when their deadline comes. It changes state only by sending commands.
+//! commands, delivers events to each workspace's event callback URL, and fires timers
+//! when their deadline comes. It changes state only by sending commands.
+//!
+//! Event delivery: each workspace has its own queue and its own sender task, so a slow
+//! or dead endpoint delays only that workspace's events, never routing (the dispatcher
+//! only enqueues) nor another workspace. Within a workspace events go one at a time, in
+//! the order they were recorded, one attempt each with a 15 s limit (TaskRouter's retry
+//! policy for event callbacks is not documented; trctl does not retry). A queue holds at
+//! most [`EVENT_QUEUE_CAPACITY`] events; what overflows is dropped, counted and reported.
+//! On shutdown [`Runner::drain`] gives the queues a deadline and counts what was left.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,30 +21,243 @@ use tokio::sync::mpsc;
 
 use super::engine::{CallbackReply, Command, Effect};
 use super::http::App;
+use super::Notice;
 use crate::serve::signature;
 
 /// How long TaskRouter waits for an assignment callback answer (WIRE.md §5.3).
 const ASSIGNMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long it waits for an event callback answer (WIRE.md §7.1).
 const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Largest assignment-callback reply read. A reply is an instruction of a few hundred
+/// bytes; a larger one is treated as a failed callback (so the fallback URL is tried),
+/// and the emulator never holds more than this per callback.
+pub const MAX_CALLBACK_REPLY: usize = 64 * 1024;
+/// Events waiting per workspace before new ones are dropped.
+pub const EVENT_QUEUE_CAPACITY: usize = 50_000;
+
+/// What happened to the events handed to the runner for delivery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Answered with a 2xx.
+    pub delivered: u64,
+    /// Sent, but no 2xx answer in time (refused, timed out, error status).
+    pub failed: u64,
+    /// Not sent: the workspace's `EventsFilter` left them out, or it had no URL any more.
+    pub skipped: u64,
+    /// Dropped because the workspace's queue was full.
+    pub dropped: u64,
+    /// Still queued (or in flight) when the drain deadline passed.
+    pub undelivered: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    skipped: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// One workspace's queue: its sender and how many events it holds or is sending.
+struct Queue {
+    sender: mpsc::Sender<String>,
+    pending: Arc<AtomicUsize>,
+}
+
+/// The per-workspace event queues.
+struct EventQueues {
+    app: Arc<App>,
+    http: reqwest::Client,
+    notice: Option<Notice>,
+    counters: Arc<Counters>,
+    state: Mutex<QueuesState>,
+}
+
+#[derive(Default)]
+struct QueuesState {
+    closed: bool,
+    queues: HashMap<String, Queue>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    pending: Vec<Arc<AtomicUsize>>,
+    /// Events that arrived after the drain began.
+    late: u64,
+}
+
+impl EventQueues {
+    fn enqueue(self: &Arc<Self>, workspace: String, event: String) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.closed {
+            state.late += 1;
+            return;
+        }
+        if !state.queues.contains_key(&workspace) {
+            let (sender, receiver) = mpsc::channel(EVENT_QUEUE_CAPACITY);
+            let pending = Arc::new(AtomicUsize::new(0));
+            let worker = tokio::spawn(self.clone().deliver(
+                workspace.clone(),
+                receiver,
+                pending.clone(),
+            ));
+            state.workers.push(worker);
+            state.pending.push(pending.clone());
+            state
+                .queues
+                .insert(workspace.clone(), Queue { sender, pending });
+        }
+        let Some(queue) = state.queues.get(&workspace) else {
+            return;
+        };
+        queue.pending.fetch_add(1, Ordering::AcqRel);
+        if queue.sender.try_send(event).is_err() {
+            queue.pending.fetch_sub(1, Ordering::AcqRel);
+            let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped == 1 || dropped % 1000 == 0 {
+                self.notify(&format!(
+                    "event callbacks of {workspace}: the queue is full ({EVENT_QUEUE_CAPACITY} waiting, the endpoint is too slow); {dropped} event(s) dropped so far"
+                ));
+            }
+        }
+    }
+
+    /// Send a workspace's events one at a time, in order.
+    async fn deliver(
+        self: Arc<Self>,
+        workspace: String,
+        mut receiver: mpsc::Receiver<String>,
+        pending: Arc<AtomicUsize>,
+    ) {
+        let mut failing: u64 = 0;
+        while let Some(event) = receiver.recv().await {
+            match self.app.event_callback(&workspace, &event) {
+                None => {
+                    self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+                Some((url, params)) => {
+                    let token = self.app.credentials.auth_token.expose().to_string();
+                    let sent = signed_post(&self.http, &token, &url, &params, EVENT_TIMEOUT).await;
+                    let outcome = match sent {
+                        Ok(response) if response.status().is_success() => Ok(()),
+                        Ok(response) => {
+                            Err(format!("answered HTTP {}", response.status().as_u16()))
+                        }
+                        Err(reason) => Err(reason),
+                    };
+                    match outcome {
+                        Ok(()) => {
+                            self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                            if failing > 0 {
+                                self.notify(&format!(
+                                    "event callbacks of {workspace} delivered again after {failing} failure(s)"
+                                ));
+                                failing = 0;
+                            }
+                        }
+                        Err(reason) => {
+                            self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                            if failing == 0 {
+                                self.notify(&format!(
+                                    "event callback to {} failed ({reason}); the event is not sent again, and further failures are counted until one succeeds",
+                                    crate::api::redact_url(&url)
+                                ));
+                            }
+                            failing += 1;
+                        }
+                    }
+                }
+            }
+            pending.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn notify(&self, message: &str) {
+        if let Some(notice) = &self.notice {
+            notice(message);
+        }
+    }
+
+    fn report(&self, undelivered: u64) -> DeliveryReport {
+        DeliveryReport {
+            delivered: self.counters.delivered.load(Ordering::Relaxed),
+            failed: self.counters.failed.load(Ordering::Relaxed),
+            skipped: self.counters.skipped.load(Ordering::Relaxed),
+            dropped: self.counters.dropped.load(Ordering::Relaxed),
+            undelivered,
+        }
+    }
+}
+
+/// The running runner's handle.
+pub struct Runner {
+    events: Arc<EventQueues>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Runner {
+    /// Stop taking events, give the queued ones until `deadline` to go out, then stop
+    /// the runner and say what happened to every event it was given.
+    pub async fn drain(self, deadline: Duration) -> DeliveryReport {
+        let (workers, pending, late) = {
+            let mut state = self.events.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.closed = true;
+            // Dropping the senders lets each worker end once its queue is empty.
+            state.queues.clear();
+            (
+                std::mem::take(&mut state.workers),
+                std::mem::take(&mut state.pending),
+                state.late,
+            )
+        };
+        let aborts: Vec<_> = workers.iter().map(|w| w.abort_handle()).collect();
+        let _ = tokio::time::timeout(deadline, async {
+            for worker in workers {
+                let _ = worker.await;
+            }
+        })
+        .await;
+        for abort in aborts {
+            abort.abort();
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+        let left: u64 = pending
+            .iter()
+            .map(|p| p.load(Ordering::Acquire) as u64)
+            .sum();
+        self.events.report(left + late)
+    }
+}
 
 /// Start the runner's tasks on the current tokio runtime.
-pub fn start(app: Arc<App>, effects: mpsc::UnboundedReceiver<Effect>) {
+pub fn start(
+    app: Arc<App>,
+    effects: mpsc::UnboundedReceiver<Effect>,
+    notice: Option<Notice>,
+) -> Runner {
     let http = reqwest::Client::builder()
         .user_agent(concat!("trctl-emulator/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_default();
-    let (events_tx, events_rx) = mpsc::unbounded_channel::<(String, String)>();
-    tokio::spawn(dispatch(app.clone(), http.clone(), effects, events_tx));
-    tokio::spawn(deliver_events(app.clone(), http, events_rx));
-    tokio::spawn(timers(app));
+    let events = Arc::new(EventQueues {
+        app: app.clone(),
+        http: http.clone(),
+        notice: notice.clone(),
+        counters: Arc::default(),
+        state: Mutex::default(),
+    });
+    let tasks = vec![
+        tokio::spawn(dispatch(app.clone(), http, effects, events.clone(), notice)),
+        tokio::spawn(timers(app)),
+    ];
+    Runner { events, tasks }
 }
 
 async fn dispatch(
     app: Arc<App>,
     http: reqwest::Client,
     mut effects: mpsc::UnboundedReceiver<Effect>,
-    events: mpsc::UnboundedSender<(String, String)>,
+    events: Arc<EventQueues>,
+    notice: Option<Notice>,
 ) {
     while let Some(effect) = effects.recv().await {
         match effect {
@@ -47,16 +270,31 @@ async fn dispatch(
             } => {
                 let app = app.clone();
                 let http = http.clone();
+                let notice = notice.clone();
                 // Callbacks run concurrently and never hold the engine while waiting.
                 tokio::spawn(async move {
                     let token = app.credentials.auth_token.expose().to_string();
                     let mut reply = post_assignment(&http, &token, &url, &params).await;
-                    if reply.is_none() {
-                        if let Some(fallback) = fallback_url {
-                            reply = post_assignment(&http, &token, &fallback, &params).await;
+                    if let (Err(reason), Some(fallback)) = (&reply, &fallback_url) {
+                        if let Some(notice) = &notice {
+                            notice(&format!(
+                                "assignment callback for {reservation} to {} failed ({reason}); trying the fallback URL",
+                                crate::api::redact_url(&url)
+                            ));
                         }
+                        reply = post_assignment(&http, &token, fallback, &params).await;
                     }
-                    let reply = reply.unwrap_or(CallbackReply::Failed);
+                    let reply = match reply {
+                        Ok(reply) => reply,
+                        Err(reason) => {
+                            if let Some(notice) = &notice {
+                                notice(&format!(
+                                    "assignment callback for {reservation} failed ({reason}); the reservation stays pending"
+                                ));
+                            }
+                            CallbackReply::Failed
+                        }
+                    };
                     // A refused instruction (say, a reject naming an unknown activity) is an
                     // alert on TaskRouter (40100), not an answer to anyone: the reservation
                     // stays as it was.
@@ -67,31 +305,48 @@ async fn dispatch(
                     });
                 });
             }
-            Effect::Event { workspace, event } => {
-                let _ = events.send((workspace, event));
-            }
+            Effect::Event { workspace, event } => events.enqueue(workspace, event),
         }
     }
 }
 
-/// POST one assignment callback; `None` when there was no usable 2xx answer in time.
+/// POST one assignment callback; why not when there was no usable 2xx answer in time.
 async fn post_assignment(
     http: &reqwest::Client,
     token: &str,
     url: &str,
     params: &[(String, String)],
-) -> Option<CallbackReply> {
-    let response = signed_post(http, token, url, params, ASSIGNMENT_TIMEOUT).await?;
+) -> Result<CallbackReply, String> {
+    let mut response = signed_post(http, token, url, params, ASSIGNMENT_TIMEOUT).await?;
     if !response.status().is_success() {
-        return None;
+        return Err(format!("answered HTTP {}", response.status().as_u16()));
     }
     let json_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
-    let body = response.bytes().await.ok()?;
-    Some(interpret_reply(json_type, &body))
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_CALLBACK_REPLY as u64)
+    {
+        return Err(format!("a reply over {MAX_CALLBACK_REPLY} bytes"));
+    }
+    let mut body = Vec::new();
+    loop {
+        match tokio::time::timeout(ASSIGNMENT_TIMEOUT, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                if body.len() + chunk.len() > MAX_CALLBACK_REPLY {
+                    return Err(format!("a reply over {MAX_CALLBACK_REPLY} bytes"));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(_)) => return Err("the reply was cut short".to_string()),
+            Err(_) => return Err("the reply body did not arrive in time".to_string()),
+        }
+    }
+    Ok(interpret_reply(json_type, &body))
 }
 
 /// What a 2xx answer means (WIRE.md §5.3): a JSON object with `instruction` is an
@@ -115,7 +370,7 @@ async fn signed_post(
     url: &str,
     params: &[(String, String)],
     timeout: Duration,
-) -> Option<reqwest::Response> {
+) -> Result<reqwest::Response, String> {
     // The fragment (connection overrides) is not sent and not signed (WIRE.md §4.7).
     let target = url.split('#').next().unwrap_or(url);
     let signature = signature::sign(
@@ -139,24 +394,15 @@ async fn signed_post(
         .body(body)
         .send()
         .await
-        .ok()
-}
-
-/// Deliver events in the order they were recorded, honouring `EventsFilter`.
-async fn deliver_events(
-    app: Arc<App>,
-    http: reqwest::Client,
-    mut events: mpsc::UnboundedReceiver<(String, String)>,
-) {
-    while let Some((workspace, event)) = events.recv().await {
-        let Some((url, params)) = app.event_callback(&workspace, &event) else {
-            continue;
-        };
-        let token = app.credentials.auth_token.expose().to_string();
-        // Delivery is best effort: one attempt, then on to the next event (retries are
-        // UNCONFIRMED for TaskRouter, WIRE.md §10.11).
-        let _ = signed_post(&http, &token, &url, &params, EVENT_TIMEOUT).await;
-    }
+        .map_err(|err| {
+            if err.is_timeout() {
+                format!("no answer within {} s", timeout.as_secs())
+            } else if err.is_connect() {
+                "connection refused or unreachable".to_string()
+            } else {
+                crate::api::error_chain(&err.without_url())
+            }
+        })
 }
 
 /// Fire timers: sleep until the next deadline (in the clock's terms) or until woken by a

@@ -37,6 +37,10 @@ pub struct EmulatorArgs {
     /// Keep completed and canceled tasks instead of removing them after 5 minutes.
     #[arg(long)]
     pub keep_finished: bool,
+    /// Seconds queued event callbacks get to go out after Ctrl-C or SIGTERM; what is
+    /// left is counted and reported.
+    #[arg(long, value_name = "S", default_value_t = crate::emulator::DEFAULT_DRAIN_TIMEOUT.as_secs_f64())]
+    pub drain_timeout: f64,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub server: crate::cli::server_flags::ServerFlags,
@@ -79,6 +83,7 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
         ));
     }
     let limits = args.server.limits()?;
+    let drain_timeout = crate::cli::server_flags::seconds("--drain-timeout", args.drain_timeout)?;
     let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
     let account_sid =
         non_empty(&ctx.global.account_sid).unwrap_or_else(|| DEV_ACCOUNT_SID.to_string());
@@ -119,6 +124,12 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
         } else {
             Some(5 * 60 * 1000)
         },
+        // Notes from the runner (failed callbacks, dropped events) go to stderr as they
+        // happen; the banner and results stay on stdout.
+        notice: Some(Arc::new(|message: &str| {
+            eprintln!("trctl emulator: {message}")
+        })),
+        drain_timeout,
     });
     let addr = SocketAddr::new(args.host, args.port);
     let listener = crate::http_server::bind(addr).await.map_err(|err| {
@@ -156,10 +167,19 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
         }
     ))?;
     ctx.flush()?;
-    emulator
-        .serve_with(listener, limits, shutdown)
+    let report = emulator
+        .serve_until_stopped(listener, limits, shutdown)
         .await
         .map_err(|err| CliError::usage(format!("the emulator stopped: {err}")))?;
+    if let Some(report) = report {
+        let total = report.delivered + report.failed + report.dropped + report.undelivered;
+        if total > 0 {
+            ctx.note(&format!(
+                "trctl emulator: event callbacks: {} delivered, {} failed, {} dropped (queue full), {} not delivered (still queued after the {} s drain)",
+                report.delivered, report.failed, report.dropped, report.undelivered, args.drain_timeout
+            ));
+        }
+    }
     ctx.note("trctl emulator: stopped");
     Ok(())
 }
