@@ -78,9 +78,15 @@ pub struct ScaledClock {
 impl ScaledClock {
     /// A clock starting at the system time, running `scale` (> 0) times faster.
     pub fn new(scale: f64) -> ScaledClock {
+        ScaledClock::starting_at(SystemClock.now(), scale)
+    }
+
+    /// A clock showing `start` now and running `scale` (> 0) times faster from there
+    /// (a restart with `--state` resumes the saved emulated time).
+    pub fn starting_at(start: Millis, scale: f64) -> ScaledClock {
         ScaledClock {
             start_real: std::time::Instant::now(),
-            start: SystemClock.now(),
+            start,
             scale: if scale.is_finite() && scale > 0.0 {
                 scale
             } else {

@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod engine;
 pub mod http;
+pub mod persist;
 pub mod runner;
 
 use std::future::Future;
@@ -39,6 +40,9 @@ pub struct EmulatorConfig {
     pub sids: Box<dyn SidSource>,
     /// How long finished tasks are kept (TaskRouter: 5 minutes); `None` keeps them.
     pub keep_finished: Option<engine::Millis>,
+    /// Where to keep the state across restarts (`--state`): start from what it holds and
+    /// save every change to it. `None`: in memory only.
+    pub state: Option<persist::StateFile>,
 }
 
 impl Default for EmulatorConfig {
@@ -51,6 +55,7 @@ impl Default for EmulatorConfig {
             clock: Arc::new(SystemClock),
             sids: Box::new(RandomSids),
             keep_finished: Some(5 * 60 * 1000),
+            state: None,
         }
     }
 }
@@ -63,10 +68,15 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// An emulator with the given configuration and empty state.
-    pub fn new(config: EmulatorConfig) -> Emulator {
+    /// An emulator with the given configuration: empty state, or the state in
+    /// `config.state`.
+    pub fn new(mut config: EmulatorConfig) -> Emulator {
         let (effects, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let mut engine = Engine::new(config.account_sid.clone(), config.sids);
+        let restored = config.state.as_mut().and_then(|file| file.take_restored());
+        let mut engine = match restored {
+            Some(restored) => Engine::from_restored(restored, config.sids),
+            None => Engine::new(config.account_sid.clone(), config.sids),
+        };
         engine.set_keep_finished(config.keep_finished);
         let app = http::App {
             effects,
@@ -81,6 +91,9 @@ impl Emulator {
             public_url: config
                 .public_url
                 .map(|url| url.trim_end_matches('/').to_string()),
+            saver: config
+                .state
+                .map(|file| Arc::new(persist::Saver::new(file.path().to_path_buf()))),
         };
         Emulator {
             app: Arc::new(app),
@@ -105,7 +118,14 @@ impl Emulator {
         let receiver = self.runner.lock().ok().and_then(|mut slot| slot.take());
         if let Some(receiver) = receiver {
             runner::start(self.app.clone(), receiver);
+            persist::start(self.app.clone());
         }
+    }
+
+    /// Save the state now if it changed since the last save (`--state`; on shutdown).
+    /// `Ok(false)`: nothing to save.
+    pub async fn save_state(&self) -> Result<bool, persist::PersistError> {
+        persist::save(&self.app).await
     }
 
     /// Apply a command directly (as the HTTP layer would), e.g. from a test.
