@@ -146,9 +146,13 @@ impl StateFile {
             }
         };
         let header: Header = serde_json::from_slice(&bytes).map_err(|err| {
+            let why = if err.is_eof() {
+                format!("the emulator state file {shown} is damaged (it ends too early: {err})")
+            } else {
+                format!("{shown} is not a trctl emulator state file (not valid JSON: {err})")
+            };
             PersistError(format!(
-                "{shown} is not a trctl emulator state file (not valid JSON: {err}); \
-                 it was left unchanged: move it away or pick another --state file"
+                "{why}; it was left unchanged: move it away or pick another --state file"
             ))
         })?;
         match header.format {
@@ -531,21 +535,19 @@ mod tests {
         );
         let seller = worker(&mut engine, "Seller", "sales", Some(&available));
         let done = task(&mut engine, "other", NOW + 3_000);
-        for status in ["canceled"] {
-            apply(
-                &mut engine,
-                Command::UpdateTask {
-                    workspace: ws.clone(),
-                    sid: done.clone(),
-                    params: UpdateTaskParams {
-                        assignment_status: Some(status.into()),
-                        reason: Some("test".into()),
-                        ..Default::default()
-                    },
+        apply(
+            &mut engine,
+            Command::UpdateTask {
+                workspace: ws.clone(),
+                sid: done.clone(),
+                params: UpdateTaskParams {
+                    assignment_status: Some("canceled".into()),
+                    reason: Some("test".into()),
+                    ..Default::default()
                 },
-                NOW + 3_500,
-            );
-        }
+            },
+            NOW + 3_500,
+        );
         for at in 0..tasks {
             task(
                 &mut engine,
