@@ -97,7 +97,14 @@ pub(super) fn take(state: &State, sids: Option<String>) -> Snapshot {
         }
     }
     Snapshot {
-        state: state.clone(),
+        // The derived indexes are rebuilt on restore: not copying them keeps this short.
+        state: State {
+            account_sid: state.account_sid.clone(),
+            workspaces: state.workspaces.copy_with(Workspace::records),
+            deadlines: state.deadlines.clone(),
+            deadline_seq: state.deadline_seq,
+            keep_finished: state.keep_finished,
+        },
         configurations,
         routing,
         sids,

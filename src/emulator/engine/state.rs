@@ -128,6 +128,19 @@ impl<T: Record> Table<T> {
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
+    /// A copy made record by record with `copy` (same positions, same removed SIDs).
+    pub fn copy_with(&self, mut copy: impl FnMut(&T) -> T) -> Table<T> {
+        Table {
+            items: self
+                .items
+                .iter()
+                .map(|slot| slot.as_deref().map(|item| Box::new(copy(item))))
+                .collect(),
+            index: self.index.clone(),
+            removed: self.removed.clone(),
+            live: self.live,
+        }
+    }
 }
 
 /// A table is saved as its slots (a removed record's slot as `null`, so positions and page
@@ -770,6 +783,35 @@ record!(
 );
 
 impl Workspace {
+    /// A copy of the records without the derived indexes (`pending`, `loads`, `by_task`,
+    /// `idle` are left empty): what a snapshot needs, for less than a full clone.
+    pub fn records(&self) -> Workspace {
+        Workspace {
+            sid: self.sid.clone(),
+            friendly_name: self.friendly_name.clone(),
+            event_callback_url: self.event_callback_url.clone(),
+            events_filter: self.events_filter.clone(),
+            default_activity_sid: self.default_activity_sid.clone(),
+            timeout_activity_sid: self.timeout_activity_sid.clone(),
+            multi_task_enabled: self.multi_task_enabled,
+            prioritize_queue_order: self.prioritize_queue_order.clone(),
+            created: self.created,
+            updated: self.updated,
+            activities: self.activities.clone(),
+            channels: self.channels.clone(),
+            queues: self.queues.clone(),
+            workflows: self.workflows.clone(),
+            workers: self.workers.clone(),
+            tasks: self.tasks.clone(),
+            reservations: self.reservations.clone(),
+            events: self.events.clone(),
+            pending: HashMap::new(),
+            loads: Loads::default(),
+            by_task: HashMap::new(),
+            idle: BTreeSet::new(),
+        }
+    }
+
     /// Count a reservation as holding its worker's slot, with its current status (call
     /// again after a status change between pending, accepted and wrapping).
     pub fn activate(&mut self, reservation_sid: &str) {
