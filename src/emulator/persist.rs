@@ -74,17 +74,83 @@ pub const DEBOUNCE: Duration = Duration::from_millis(250);
 /// How long to wait before trying again after a failed save.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Why a state file cannot be used or written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PersistError(pub String);
-
-impl std::fmt::Display for PersistError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why a state file cannot be used or written. Paths are as given, for messages.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PersistError {
+    /// The file is missing and so is its directory (nowhere to create it).
+    #[error("cannot keep the emulator state in {path}: the directory {dir} does not exist")]
+    NoDirectory {
+        /// The state file.
+        path: String,
+        /// Its directory.
+        dir: String,
+    },
+    /// The file exists but cannot be read.
+    #[error("cannot read the emulator state file {path}: {source}")]
+    Read {
+        /// The state file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not JSON, or JSON of another format.
+    #[error(
+        "{path} is not a trctl emulator state file ({why}); it was left unchanged: move it \
+         away or pick another --state file"
+    )]
+    NotStateFile {
+        /// The state file.
+        path: String,
+        /// What it is instead.
+        why: String,
+    },
+    /// A version of the format this build does not read.
+    #[error(
+        "{path} has {found} of the emulator state format; this trctl supports version \
+         {supported} only; the file was left unchanged"
+    )]
+    Version {
+        /// The state file.
+        path: String,
+        /// `version N` or `no version`.
+        found: String,
+        /// [`VERSION`].
+        supported: u64,
+    },
+    /// The right format and version, but truncated or with records that do not fit.
+    #[error(
+        "the emulator state file {path} is damaged ({why}); it was left unchanged: move it \
+         away or pick another --state file"
+    )]
+    Damaged {
+        /// The state file.
+        path: String,
+        /// What is wrong, naming the record when there is one.
+        why: String,
+    },
+    /// Saved by an emulator of another account.
+    #[error(
+        "{path} holds the state of account {saved}, but this emulator runs as {running} \
+         (use the same account SID or another --state file)"
+    )]
+    OtherAccount {
+        /// The state file.
+        path: String,
+        /// The account in the file.
+        saved: String,
+        /// The account of this emulator.
+        running: String,
+    },
+    /// A save failed (the previous save stays in place).
+    #[error("cannot save the state to {path}: {why}")]
+    Write {
+        /// The state file.
+        path: String,
+        /// Why.
+        why: String,
+    },
 }
-
-impl std::error::Error for PersistError {}
 
 #[derive(Serialize)]
 struct FileOut<'a> {
@@ -122,16 +188,16 @@ impl StateFile {
     /// (created at the first change); anything unreadable is an error, and the file is
     /// left as it is.
     pub fn open(path: &Path, account_sid: &str) -> Result<StateFile, PersistError> {
-        let shown = path.display();
+        let shown = path.display().to_string();
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 let dir = directory(path);
                 if !dir.is_dir() {
-                    return Err(PersistError(format!(
-                        "cannot keep the emulator state in {shown}: the directory {} does not exist",
-                        dir.display()
-                    )));
+                    return Err(PersistError::NoDirectory {
+                        path: shown,
+                        dir: dir.display().to_string(),
+                    });
                 }
                 return Ok(StateFile {
                     path: path.to_path_buf(),
@@ -139,21 +205,25 @@ impl StateFile {
                     clock_now: None,
                 });
             }
-            Err(err) => {
-                return Err(PersistError(format!(
-                    "cannot read the emulator state file {shown}: {err}"
-                )))
+            Err(source) => {
+                return Err(PersistError::Read {
+                    path: shown,
+                    source,
+                })
             }
         };
         let header: Header = serde_json::from_slice(&bytes).map_err(|err| {
-            let why = if err.is_eof() {
-                format!("the emulator state file {shown} is damaged (it ends too early: {err})")
+            if err.is_eof() {
+                PersistError::Damaged {
+                    path: shown.clone(),
+                    why: format!("it ends too early: {err}"),
+                }
             } else {
-                format!("{shown} is not a trctl emulator state file (not valid JSON: {err})")
-            };
-            PersistError(format!(
-                "{why}; it was left unchanged: move it away or pick another --state file"
-            ))
+                PersistError::NotStateFile {
+                    path: shown.clone(),
+                    why: format!("not valid JSON: {err}"),
+                }
+            }
         })?;
         match header.format {
             Some(Value::String(format)) if format == FORMAT => {}
@@ -162,10 +232,10 @@ impl StateFile {
                     Some(value) => format!("its format is {value}"),
                     None => "it has no format field".to_string(),
                 };
-                return Err(PersistError(format!(
-                    "{shown} is not a trctl emulator state file ({found}, expected \"{FORMAT}\"); \
-                     it was left unchanged"
-                )));
+                return Err(PersistError::NotStateFile {
+                    path: shown,
+                    why: format!("{found}, expected \"{FORMAT}\""),
+                });
             }
         }
         match header.version {
@@ -173,26 +243,26 @@ impl StateFile {
             other => {
                 let found =
                     other.map_or_else(|| "no version".to_string(), |v| format!("version {v}"));
-                return Err(PersistError(format!(
-                    "{shown} has {found} of the emulator state format; this trctl supports \
-                     version {VERSION} only; the file was left unchanged"
-                )));
+                return Err(PersistError::Version {
+                    path: shown,
+                    found,
+                    supported: VERSION,
+                });
             }
         }
-        let damaged = |why: String| {
-            PersistError(format!(
-                "the emulator state file {shown} is damaged ({why}); it was left unchanged: \
-                 move it away or pick another --state file"
-            ))
+        let damaged = |why: String| PersistError::Damaged {
+            path: shown.clone(),
+            why,
         };
         let file: FileIn =
             serde_json::from_slice(&bytes).map_err(|err| damaged(err.to_string()))?;
         let saved_account = file.snapshot.state.account_sid.clone();
         if saved_account != account_sid {
-            return Err(PersistError(format!(
-                "{shown} holds the state of account {saved_account}, but this emulator runs as \
-                 {account_sid} (use the same account SID or another --state file)"
-            )));
+            return Err(PersistError::OtherAccount {
+                path: shown,
+                saved: saved_account,
+                running: account_sid.to_string(),
+            });
         }
         let restored = file.snapshot.restore().map_err(damaged)?;
         Ok(StateFile {
@@ -313,9 +383,12 @@ pub async fn save(app: &Arc<App>) -> Result<bool, PersistError> {
     let Some((change, snapshot, clock_now)) = captured else {
         return Ok(false);
     };
+    let path = saver.path.display().to_string();
     let task = tokio::task::spawn_blocking(move || write(&saver, change, &snapshot, clock_now));
-    task.await
-        .map_err(|err| PersistError(format!("the state was not saved: {err}")))?
+    task.await.map_err(|err| PersistError::Write {
+        path,
+        why: err.to_string(),
+    })?
 }
 
 fn capture(saver: &Saver, engine: &Engine, clock: &dyn Clock) -> Option<(u64, Snapshot, Millis)> {
@@ -327,7 +400,7 @@ fn capture(saver: &Saver, engine: &Engine, clock: &dyn Clock) -> Option<(u64, Sn
 }
 
 /// The file's bytes for a snapshot.
-pub fn encode(snapshot: &Snapshot, clock_now: Millis) -> Result<Vec<u8>, PersistError> {
+pub fn encode(snapshot: &Snapshot, clock_now: Millis) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&FileOut {
         format: FORMAT,
         version: VERSION,
@@ -335,7 +408,6 @@ pub fn encode(snapshot: &Snapshot, clock_now: Millis) -> Result<Vec<u8>, Persist
         clock_now,
         snapshot,
     })
-    .map_err(|err| PersistError(format!("the state could not be encoded: {err}")))
 }
 
 fn write(
@@ -344,7 +416,11 @@ fn write(
     snapshot: &Snapshot,
     clock_now: Millis,
 ) -> Result<bool, PersistError> {
-    let bytes = encode(snapshot, clock_now)?;
+    let failed = |why: String| PersistError::Write {
+        path: saver.path.display().to_string(),
+        why,
+    };
+    let bytes = encode(snapshot, clock_now).map_err(|err| failed(err.to_string()))?;
     let _one = saver
         .writing
         .lock()
@@ -352,12 +428,7 @@ fn write(
     if saver.written.load(Ordering::SeqCst) >= change {
         return Ok(false);
     }
-    write_atomically(&saver.path, &bytes).map_err(|err| {
-        PersistError(format!(
-            "cannot save the state to {}: {err}",
-            saver.path.display()
-        ))
-    })?;
+    write_atomically(&saver.path, &bytes).map_err(|err| failed(err.to_string()))?;
     saver.written.store(change, Ordering::SeqCst);
     Ok(true)
 }
@@ -383,9 +454,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Read a file's snapshot back without a server (tests, tools).
-pub fn decode(bytes: &[u8]) -> Result<(Snapshot, Millis), PersistError> {
-    let file: FileIn =
-        serde_json::from_slice(bytes).map_err(|err| PersistError(err.to_string()))?;
+pub fn decode(bytes: &[u8]) -> Result<(Snapshot, Millis), serde_json::Error> {
+    let file: FileIn = serde_json::from_slice(bytes)?;
     Ok((file.snapshot, file.clock_now))
 }
 
@@ -686,7 +756,7 @@ mod tests {
         assert!(text.contains(&second));
         let twice = text.replacen(&second, &first, 1);
         let err = decode(twice.as_bytes()).expect_err("duplicate SIDs are refused");
-        assert!(err.0.contains("appears twice"), "{err}");
+        assert!(err.to_string().contains("appears twice"), "{err}");
     }
 
     /// How long saving holds the engine with 20,000 tasks (run with `--ignored
