@@ -1373,6 +1373,11 @@ async fn state_survives(signal: &str, down_past_the_deadline: bool) {
         assert!(status.success(), "{status:?}");
     }
     let saved = std::fs::read(&file).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the state file is for its owner only");
+    }
     assert!(
         !saved
             .windows(EMULATOR_TOKEN.len())

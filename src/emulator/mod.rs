@@ -41,7 +41,9 @@ pub struct EmulatorConfig {
     /// How long finished tasks are kept (TaskRouter: 5 minutes); `None` keeps them.
     pub keep_finished: Option<engine::Millis>,
     /// Where to keep the state across restarts (`--state`): start from what it holds and
-    /// save every change to it. `None`: in memory only.
+    /// save every change to it (in the background once served; call
+    /// [`Emulator::save_state`] before stopping to save the last ones). `None`: in memory
+    /// only.
     pub state: Option<persist::StateFile>,
 }
 

@@ -6,7 +6,7 @@
 //!
 //! The engine is pure and deterministic, so replaying every command from a journal
 //! would rebuild the same state too. A snapshot was chosen because:
-//! - a journal grows without end (every poll-free write, every timer tick, every
+//! - a journal grows without end (every write request, every timer tick, every
 //!   callback reply) and a start would replay all of it, while a snapshot is as large as
 //!   the state and loads in one pass;
 //! - a journal is only sound if it also records every input the engine takes from
@@ -441,7 +441,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .ok_or_else(|| std::io::Error::other("the path names no file"))?;
     let temporary = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     {
-        let mut file = std::fs::File::create(&temporary)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        // Attributes may hold customers' data: the file is for its owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
     }
