@@ -122,6 +122,14 @@ mod tests {
     }
 
     #[test]
+    fn a_scaled_clock_resumes_at_a_saved_time() {
+        let clock = ScaledClock::starting_at(1_000, 100.0);
+        let now = clock.now();
+        // A test may be descheduled for a while; only the start and direction matter.
+        assert!((1_000..1_000 + 60_000).contains(&now), "{now}");
+    }
+
+    #[test]
     fn scaled_clock_shortens_waits() {
         let clock = ScaledClock::new(100.0);
         assert_eq!(

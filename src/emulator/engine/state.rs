@@ -18,8 +18,9 @@ use crate::workflow::{CompiledWorkflow, QueueDef, TargetWorkers};
 /// Epoch milliseconds.
 pub type Millis = i64;
 
-/// Records that live in a [`Table`].
-pub trait Record {
+/// Records that live in a [`Table`] (cloned only when changed while a snapshot shares
+/// them).
+pub trait Record: Clone {
     /// The record's SID.
     fn sid(&self) -> &str;
 }
@@ -29,9 +30,14 @@ pub trait Record {
 /// a deleted item still marks a position. Records sit in a vector slot per position (a
 /// removed one leaves an empty slot of one pointer), so a lookup is one hash and one
 /// index, whatever the size.
+///
+/// Each record is behind an `Arc`, copied on write: cloning a table (a state snapshot,
+/// taken while the engine is held) copies pointers, not records, and a record changed
+/// while a snapshot still holds it is copied then, once. Without a snapshot alive every
+/// record has one owner and writes go straight to it.
 #[derive(Debug, Clone)]
 pub struct Table<T> {
-    items: Vec<Option<Box<T>>>,
+    items: Vec<Option<Arc<T>>>,
     // Every key is a SID the emulator generated itself, so SipHash's defence against
     // keys chosen to collide buys nothing; rustc-hash is much cheaper per lookup.
     index: FxHashMap<String, u64>,
@@ -60,7 +66,7 @@ impl<T: Record> Table<T> {
             self.take(old);
         }
         let position = self.items.len() as u64;
-        self.items.push(Some(Box::new(item)));
+        self.items.push(Some(Arc::new(item)));
         self.live += 1;
         self.removed.remove(&sid);
         self.index.insert(sid, position);
@@ -69,7 +75,7 @@ impl<T: Record> Table<T> {
         let slot = self.items.get_mut(usize::try_from(position).ok()?)?;
         let item = slot.take()?;
         self.live -= 1;
-        Some(*item)
+        Some(Arc::try_unwrap(item).unwrap_or_else(|shared| T::clone(&shared)))
     }
     fn slot(&self, position: u64) -> Option<&T> {
         self.items
@@ -83,7 +89,7 @@ impl<T: Record> Table<T> {
     /// The record with this SID, mutably.
     pub fn get_mut(&mut self, sid: &str) -> Option<&mut T> {
         let position = usize::try_from(*self.index.get(sid)?).ok()?;
-        self.items.get_mut(position)?.as_deref_mut()
+        self.items.get_mut(position)?.as_mut().map(Arc::make_mut)
     }
     /// Remove and return the record with this SID.
     pub fn remove(&mut self, sid: &str) -> Option<T> {
@@ -97,7 +103,9 @@ impl<T: Record> Table<T> {
     }
     /// Records in creation order, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.items.iter_mut().filter_map(|slot| slot.as_deref_mut())
+        self.items
+            .iter_mut()
+            .filter_map(|slot| slot.as_mut().map(Arc::make_mut))
     }
     /// Records created after the one named `sid` (a page token's position).
     pub fn position(&self, sid: &str) -> Option<u64> {
@@ -134,7 +142,7 @@ impl<T: Record> Table<T> {
             items: self
                 .items
                 .iter()
-                .map(|slot| slot.as_deref().map(|item| Box::new(copy(item))))
+                .map(|slot| slot.as_deref().map(|item| Arc::new(copy(item))))
                 .collect(),
             index: self.index.clone(),
             removed: self.removed.clone(),
@@ -147,9 +155,15 @@ impl<T: Record> Table<T> {
 /// tokens survive a restart) and the positions of removed SIDs; the SID index is rebuilt.
 impl<T: Serialize> Serialize for Table<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Items<'a, T>(&'a [Option<Arc<T>>]);
+        impl<T: Serialize> Serialize for Items<'_, T> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().map(|slot| slot.as_deref()))
+            }
+        }
         #[derive(Serialize)]
-        struct Saved<'a, T> {
-            items: &'a [Option<Box<T>>],
+        struct Saved<'a, T: Serialize> {
+            items: Items<'a, T>,
             removed: Vec<(&'a str, u64)>,
         }
         let mut removed: Vec<(&str, u64)> = self
@@ -159,7 +173,7 @@ impl<T: Serialize> Serialize for Table<T> {
             .collect();
         removed.sort_unstable_by_key(|(_, position)| *position);
         Saved {
-            items: &self.items,
+            items: Items(&self.items),
             removed,
         }
         .serialize(serializer)
@@ -172,12 +186,16 @@ impl<'de, T: Deserialize<'de> + Record> Deserialize<'de> for Table<T> {
         #[derive(Deserialize)]
         #[serde(bound = "T: Deserialize<'de>")]
         struct Saved<T> {
-            items: Vec<Option<Box<T>>>,
+            items: Vec<Option<T>>,
             removed: Vec<(String, u64)>,
         }
         let saved = Saved::<T>::deserialize(deserializer)?;
         let mut table = Table {
-            items: saved.items,
+            items: saved
+                .items
+                .into_iter()
+                .map(|slot| slot.map(Arc::new))
+                .collect(),
             ..Table::default()
         };
         for (position, item) in table.items.iter().enumerate() {
