@@ -19,8 +19,14 @@
 //!
 //! The cost is that each save writes the whole state. Saves are debounced (at most one
 //! every [`DEBOUNCE`] while changes keep coming), and the engine is held only while it
-//! is copied ([`Engine::snapshot`], a deep clone); serializing and writing happen on a
-//! blocking thread with the engine free.
+//! is copied ([`Engine::snapshot`]: records are shared behind `Arc`s and copied on
+//! write, so this copies pointers and the SID indexes); serializing and writing happen
+//! on a blocking thread with the engine free.
+//!
+//! Measured (`measure_saving_twenty_thousand_tasks`, release build without LTO, 2 shared
+//! cores) with 20,000 pending tasks and their 80,000 events: the engine is held 24-36 ms
+//! per save (52-83 ms while other builds loaded the machine); encoding, with the engine
+//! free, takes 160 ms and gives 90 MB; reading and restoring at start 0.45 s.
 //!
 //! # The file
 //!
