@@ -1547,6 +1547,28 @@ fn an_unreadable_state_file_stops_the_start_and_is_left_alone() {
         assert!(output.stdout.is_empty(), "{name}: nothing was served");
         assert_eq!(std::fs::read(&file).unwrap(), bytes, "{name} is unchanged");
     }
+    // A missing file is a fresh start, but only where it can be created later.
+    let output = Command::cargo_bin("trctl")
+        .unwrap()
+        .env_clear()
+        .env("HOME", dir.path())
+        .current_dir(dir.path())
+        .args([
+            "emulator",
+            "--port",
+            "0",
+            "--state",
+            "no-such-dir/state.json",
+        ])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the directory no-such-dir does not exist"),
+        "{stderr}"
+    );
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
