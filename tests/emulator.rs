@@ -1118,3 +1118,460 @@ fn the_cli_works_against_the_emulator() {
     );
     trctl(&["workspace", "delete", "CLI"]);
 }
+
+// ---------------------------------------------------------------- --state across restarts
+
+/// `trctl emulator --port 0 --state FILE` as a child process, killed (by its own PID)
+/// when dropped.
+#[cfg(unix)]
+struct StatefulEmulator {
+    child: std::process::Child,
+    url: String,
+    banner: String,
+}
+
+#[cfg(unix)]
+impl StatefulEmulator {
+    fn start(dir: &std::path::Path, state: &std::path::Path, extra: &[&str]) -> StatefulEmulator {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("trctl"))
+            .env_clear()
+            .env("HOME", dir)
+            .current_dir(dir)
+            .args(["emulator", "--port", "0", "--state"])
+            .arg(state)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut banner = String::new();
+        // The banner ends with "press Ctrl-C to stop"; EOF means it did not start.
+        while !banner.contains("press Ctrl-C") {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                let _ = child.kill();
+                panic!("the emulator did not start: {banner}");
+            }
+            banner.push_str(&line);
+        }
+        let url = banner
+            .lines()
+            .next()
+            .and_then(|line| line.rsplit(' ').next())
+            .unwrap()
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{banner}");
+        StatefulEmulator { child, url, banner }
+    }
+
+    fn client(&self) -> Client {
+        Client::builder(trctl::api::Credentials {
+            username: EMULATOR_ACCOUNT.into(),
+            password: trctl::api::Secret::new(EMULATOR_TOKEN),
+        })
+        .base_url(&self.url)
+        .build()
+        .unwrap()
+    }
+
+    /// Send `signal` (TERM or KILL) to this child only and wait for it to end.
+    fn stop(mut self, signal: &str) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "did not stop");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for StatefulEmulator {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn created(client: &Client, path: &str, form: &[(&'static str, &str)]) -> Value {
+    let (status, body) = raw(client, Method::POST, path, form).await;
+    assert_eq!(status, 201, "{path}: {body}");
+    body
+}
+
+#[cfg(unix)]
+async fn get(client: &Client, path: &str) -> Value {
+    let (status, body) = raw(client, Method::GET, path, &[]).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+/// Everything the API shows of a workspace, minus what moves by itself (task ages).
+#[cfg(unix)]
+async fn everything(client: &Client, ws: &str) -> Value {
+    let mut all = serde_json::Map::new();
+    for (key, path) in [
+        ("workspace", format!("/v1/Workspaces/{ws}")),
+        ("activities", format!("/v1/Workspaces/{ws}/Activities")),
+        ("channels", format!("/v1/Workspaces/{ws}/TaskChannels")),
+        ("queues", format!("/v1/Workspaces/{ws}/TaskQueues")),
+        ("workflows", format!("/v1/Workspaces/{ws}/Workflows")),
+        ("workers", format!("/v1/Workspaces/{ws}/Workers")),
+        ("tasks", format!("/v1/Workspaces/{ws}/Tasks")),
+        (
+            "events",
+            format!("/v1/Workspaces/{ws}/Events?PageSize=1000"),
+        ),
+    ] {
+        let mut body = get(client, &path).await;
+        if let Some(tasks) = body.get_mut("tasks").and_then(Value::as_array_mut) {
+            for task in tasks {
+                if let Some(task) = task.as_object_mut() {
+                    task.remove("age");
+                    task.remove("task_queue_entered_date");
+                }
+            }
+        }
+        // Links name the emulator's address, which changes with each start.
+        let text = body.to_string().replace(&client_base(client), "BASE");
+        all.insert(key.to_string(), serde_json::from_str(&text).unwrap());
+    }
+    Value::Object(all)
+}
+
+#[cfg(unix)]
+fn client_base(client: &Client) -> String {
+    client.base_url().trim_end_matches('/').to_string()
+}
+
+/// Stop a stateful emulator with `signal` mid-work and check that the next start has
+/// everything and carries on: the same records, the pending reservation still pending
+/// until its original deadline (or timed out at start when that passed while it was
+/// down), and new routing.
+#[cfg(unix)]
+async fn state_survives(signal: &str, down_past_the_deadline: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("emulator-state.json");
+    let first = StatefulEmulator::start(dir.path(), &file, &[]);
+    assert!(
+        first.banner.contains("(new: written at the first change)"),
+        "{}",
+        first.banner
+    );
+    let client = first.client();
+    let ws = created(&client, "/v1/Workspaces", &[("FriendlyName", "Kept")]).await;
+    let ws = ws["sid"].as_str().unwrap().to_string();
+    let base = format!("/v1/Workspaces/{ws}");
+    let activities = get(&client, &format!("{base}/Activities")).await;
+    let activity = |name: &str| {
+        activities["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["friendly_name"] == name)
+            .unwrap()["sid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (available, offline) = (activity("Available"), activity("Offline"));
+    created(
+        &client,
+        &format!("{base}/Activities"),
+        &[("FriendlyName", "Lunch")],
+    )
+    .await;
+    let queue = created(
+        &client,
+        &format!("{base}/TaskQueues"),
+        &[
+            ("FriendlyName", "Sales"),
+            ("TargetWorkers", "skills HAS \"sales\""),
+        ],
+    )
+    .await;
+    let queue = queue["sid"].as_str().unwrap().to_string();
+    let config = json!({"task_routing": {"filters": [
+        {"expression": "type == \"sale\"", "targets": [{"queue": queue}]}
+    ], "default_filter": {"queue": queue}}})
+    .to_string();
+    let workflow = created(
+        &client,
+        &format!("{base}/Workflows"),
+        &[
+            ("FriendlyName", "Sales"),
+            ("Configuration", &config),
+            ("TaskReservationTimeout", "6"),
+        ],
+    )
+    .await;
+    let workflow = workflow["sid"].as_str().unwrap().to_string();
+    let worker = |name: &'static str, activity: String| {
+        let client = &client;
+        let base = &base;
+        async move {
+            let body = created(
+                client,
+                &format!("{base}/Workers"),
+                &[
+                    ("FriendlyName", name),
+                    ("ActivitySid", &activity),
+                    ("Attributes", "{\"skills\":[\"sales\"]}"),
+                ],
+            )
+            .await;
+            body["sid"].as_str().unwrap().to_string()
+        }
+    };
+    let alice = worker("Alice", available.clone()).await;
+    let bob = worker("Bob", offline.clone()).await;
+    let task = |attributes: &'static str| {
+        let client = &client;
+        let base = &base;
+        let workflow = &workflow;
+        async move {
+            created(
+                client,
+                &format!("{base}/Tasks"),
+                &[("WorkflowSid", workflow), ("Attributes", attributes)],
+            )
+            .await
+        }
+    };
+    let reserved = task("{\"type\":\"sale\",\"n\":1}").await;
+    let reserved_at = std::time::Instant::now();
+    let waiting = task("{\"type\":\"sale\",\"n\":2}").await;
+    assert_eq!(reserved["assignment_status"], "reserved");
+    assert_eq!(waiting["assignment_status"], "pending");
+    let (reserved, waiting) = (
+        reserved["sid"].as_str().unwrap().to_string(),
+        waiting["sid"].as_str().unwrap().to_string(),
+    );
+    let reservations = format!("{base}/Tasks/{reserved}/Reservations");
+    let pending = get(&client, &reservations).await;
+    let reservation = pending["reservations"][0].clone();
+    assert_eq!(reservation["reservation_status"], "pending");
+    assert_eq!(reservation["worker_sid"], alice);
+    let before = everything(&client, &ws).await;
+
+    // Past the debounce, so even SIGKILL finds everything saved.
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let status = first.stop(signal);
+    if signal == "TERM" {
+        assert!(status.success(), "{status:?}");
+    }
+    let saved = std::fs::read(&file).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the state file is for its owner only");
+    }
+    assert!(
+        !saved
+            .windows(EMULATOR_TOKEN.len())
+            .any(|w| w == EMULATOR_TOKEN.as_bytes()),
+        "the auth token is not state"
+    );
+    if down_past_the_deadline {
+        tokio::time::sleep(std::time::Duration::from_secs(7).saturating_sub(reserved_at.elapsed()))
+            .await;
+    }
+
+    let second = StatefulEmulator::start(dir.path(), &file, &[]);
+    assert!(
+        second.banner.contains("(restored, 1 workspace)"),
+        "{}",
+        second.banner
+    );
+    let client = second.client();
+    if down_past_the_deadline {
+        // The timeout came due while the emulator was down: it fires at start.
+        let after = get(&client, &reservations).await;
+        assert_eq!(after["reservations"][0]["reservation_status"], "timeout");
+        assert_eq!(after["reservations"][0]["sid"], reservation["sid"]);
+        let task = get(&client, &format!("{base}/Tasks/{reserved}")).await;
+        assert_eq!(task["assignment_status"], "pending");
+        let alice = get(&client, &format!("{base}/Workers/{alice}")).await;
+        assert_eq!(
+            alice["activity_name"], "Offline",
+            "moved to the timeout activity"
+        );
+        return;
+    }
+    // Same SIDs, attributes, statuses, positions, event log, links.
+    assert_eq!(everything(&client, &ws).await, before);
+    let still = get(&client, &reservations).await;
+    for field in [
+        "sid",
+        "reservation_status",
+        "worker_sid",
+        "date_created",
+        "date_updated",
+    ] {
+        assert_eq!(
+            still["reservations"][0][field], reservation[field],
+            "{field}"
+        );
+    }
+
+    // Routing carries on: Bob becomes available and takes the waiting task.
+    let (status, _) = raw(
+        &client,
+        Method::POST,
+        &format!("{base}/Workers/{bob}"),
+        &[("ActivitySid", &available)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let task = get(&client, &format!("{base}/Tasks/{waiting}")).await;
+    assert_eq!(task["assignment_status"], "reserved");
+    let bobs = get(&client, &format!("{base}/Workers/{bob}/Reservations")).await;
+    assert_eq!(bobs["reservations"][0]["task_sid"], waiting);
+
+    // The first reservation times out at its original deadline (6 s after it was made),
+    // not 6 s after the restart.
+    let timed_out = loop {
+        let now = get(&client, &reservations).await;
+        if now["reservations"][0]["reservation_status"] == "timeout" {
+            break reserved_at.elapsed();
+        }
+        assert!(
+            reserved_at.elapsed() < std::time::Duration::from_secs(15),
+            "no timeout"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        timed_out > std::time::Duration::from_millis(5_500)
+            && timed_out < std::time::Duration::from_millis(7_500),
+        "timed out {timed_out:?} after it was made"
+    );
+    let status = second.stop("TERM");
+    assert!(status.success());
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn state_survives_sigterm_and_routing_carries_on() {
+    state_survives("TERM", false).await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn state_survives_sigkill() {
+    state_survives("KILL", false).await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn timers_due_while_down_fire_at_start() {
+    state_survives("KILL", true).await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manual_clock_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("manual.json");
+    let first = StatefulEmulator::start(dir.path(), &file, &["--clock", "manual"]);
+    let client = first.client();
+    created(&client, "/v1/Workspaces", &[("FriendlyName", "Frozen")]).await;
+    let (status, moved) = raw(
+        &client,
+        Method::POST,
+        "/trctl/clock/advance",
+        &[("Seconds", "3600")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(first.stop("TERM").success());
+    let second = StatefulEmulator::start(dir.path(), &file, &["--clock", "manual"]);
+    let now = get(&second.client(), "/trctl/clock").await;
+    assert_eq!(
+        now["now_ms"], moved["now_ms"],
+        "no time passed on a manual clock"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_state_file_stops_the_start_and_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("garbage", b"\x00\x9f\xffnot json at all", "not valid JSON"),
+        (
+            "truncated",
+            br#"{"format":"trctl-emulator-state","version":1,"saved_at":1,"clock_now":1,"snapshot":{"state":{"account_sid":"AC"#,
+            "damaged",
+        ),
+        (
+            "future",
+            br#"{"format":"trctl-emulator-state","version":99,"snapshot":{}}"#,
+            "version 99 of the emulator state format; this trctl supports version 1",
+        ),
+        ("foreign", br#"{"format":"something-else","version":1}"#, "not a trctl emulator state file"),
+        (
+            "other-account",
+            br#"{"format":"trctl-emulator-state","version":1,"saved_at":1,"clock_now":1,"snapshot":{"state":{"account_sid":"AC11111111111111111111111111111111","workspaces":{"items":[],"removed":[]},"deadlines":[],"deadline_seq":0},"configurations":[],"routing":[],"sids":null}}"#,
+            "holds the state of account AC11111111111111111111111111111111",
+        ),
+    ];
+    for (name, bytes, message) in cases {
+        let file = dir.path().join(format!("{name}.json"));
+        std::fs::write(&file, bytes).unwrap();
+        let output = Command::cargo_bin("trctl")
+            .unwrap()
+            .env_clear()
+            .env("HOME", dir.path())
+            .current_dir(dir.path())
+            .args(["emulator", "--port", "0"])
+            .env("TRCTL_EMULATOR_STATE", &file)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(message), "{name}: {stderr}");
+        assert!(output.stdout.is_empty(), "{name}: nothing was served");
+        assert_eq!(std::fs::read(&file).unwrap(), bytes, "{name} is unchanged");
+    }
+    // A missing file is a fresh start, but only where it can be created later.
+    let output = Command::cargo_bin("trctl")
+        .unwrap()
+        .env_clear()
+        .env("HOME", dir.path())
+        .current_dir(dir.path())
+        .args([
+            "emulator",
+            "--port",
+            "0",
+            "--state",
+            "no-such-dir/state.json",
+        ])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the directory no-such-dir does not exist"),
+        "{stderr}"
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 5, "no temporary file was left: {names:?}");
+}

@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod engine;
 pub mod http;
+pub mod persist;
 pub mod runner;
 
 use std::future::Future;
@@ -50,6 +51,11 @@ pub struct EmulatorConfig {
     pub notice: Option<Notice>,
     /// How long queued event callbacks get to go out when the emulator stops.
     pub drain_timeout: std::time::Duration,
+    /// Where to keep the state across restarts (`--state`): start from what it holds and
+    /// save every change to it (in the background once served; call
+    /// [`Emulator::save_state`] before stopping to save the last ones). `None`: in memory
+    /// only.
+    pub state: Option<persist::StateFile>,
 }
 
 impl Default for EmulatorConfig {
@@ -64,6 +70,7 @@ impl Default for EmulatorConfig {
             keep_finished: Some(5 * 60 * 1000),
             notice: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            state: None,
         }
     }
 }
@@ -85,10 +92,15 @@ enum RunnerSlot {
 }
 
 impl Emulator {
-    /// An emulator with the given configuration and empty state.
-    pub fn new(config: EmulatorConfig) -> Emulator {
+    /// An emulator with the given configuration: empty state, or the state in
+    /// `config.state`.
+    pub fn new(mut config: EmulatorConfig) -> Emulator {
         let (effects, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let mut engine = Engine::new(config.account_sid.clone(), config.sids);
+        let restored = config.state.as_mut().and_then(|file| file.take_restored());
+        let mut engine = match restored {
+            Some(restored) => Engine::from_restored(restored, config.sids),
+            None => Engine::new(config.account_sid.clone(), config.sids),
+        };
         engine.set_keep_finished(config.keep_finished);
         let app = http::App {
             effects,
@@ -103,6 +115,9 @@ impl Emulator {
             public_url: config
                 .public_url
                 .map(|url| url.trim_end_matches('/').to_string()),
+            saver: config
+                .state
+                .map(|file| Arc::new(persist::Saver::new(file.path().to_path_buf()))),
         };
         Emulator {
             app: Arc::new(app),
@@ -136,6 +151,7 @@ impl Emulator {
                     receiver,
                     self.notice.clone(),
                 ));
+                persist::start(self.app.clone());
             }
         }
     }
@@ -154,6 +170,12 @@ impl Emulator {
             }
         }?;
         Some(running.drain(self.drain_timeout).await)
+    }
+
+    /// Save the state now if it changed since the last save (`--state`; on shutdown).
+    /// `Ok(false)`: nothing to save.
+    pub async fn save_state(&self) -> Result<bool, persist::PersistError> {
+        persist::save(&self.app).await
     }
 
     /// Apply a command directly (as the HTTP layer would), e.g. from a test.

@@ -24,7 +24,7 @@ pub const MAX_CONFIGURATION_BYTES: usize = 1_038_576;
 pub const MAX_PRIORITY: u32 = 2_147_483_647;
 
 /// A workflow configuration document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(try_from = "Value")]
 pub struct WorkflowConfig {
     /// The only top-level key.
@@ -166,8 +166,9 @@ impl CompiledFilter {
     }
 }
 
-/// A validated configuration with every expression compiled once.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated configuration with every expression compiled once. The default is the
+/// empty configuration, which routes nothing (a placeholder until one is compiled).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CompiledWorkflow {
     config: WorkflowConfig,
     filters: Vec<CompiledFilter>,

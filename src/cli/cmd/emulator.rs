@@ -1,6 +1,7 @@
 //! `trctl emulator`: serve the local TaskRouter emulator until Ctrl-C / SIGTERM.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
@@ -9,6 +10,7 @@ use crate::api::Secret;
 use crate::cli::{CliError, Ctx};
 use crate::emulator::clock::{Clock, ManualClock, ScaledClock, SystemClock};
 use crate::emulator::engine::RandomSids;
+use crate::emulator::persist::StateFile;
 use crate::emulator::{Emulator, EmulatorConfig, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN};
 
 /// Flags of `emulator`.
@@ -44,6 +46,11 @@ pub struct EmulatorArgs {
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub server: crate::cli::server_flags::ServerFlags,
+    /// Keep the whole state in FILE across restarts: loaded at start (a missing file is
+    /// a fresh start), saved shortly after every change and on exit. Credentials are
+    /// never written to it.
+    #[arg(long, value_name = "FILE", env = "TRCTL_EMULATOR_STATE")]
+    pub state: Option<PathBuf>,
 }
 
 /// Clock choices.
@@ -106,16 +113,44 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
             ))
         })?;
     }
+    // Opened (and fully checked) before anything listens: a file that cannot be read
+    // back stops the start and is left as it is.
+    let state = match &args.state {
+        Some(path) => Some(
+            StateFile::open(path, &account_sid).map_err(|err| CliError::usage(err.to_string()))?,
+        ),
+        None => None,
+    };
+    // A manual or scaled clock resumes at the saved emulator time (see `persist`).
+    let resume = state.as_ref().and_then(StateFile::clock_now);
+    let state_line = match &state {
+        Some(file) => match file.workspaces() {
+            Some(count) => format!(
+                "state: {} (restored, {count} workspace{})\n",
+                file.path().display(),
+                if count == 1 { "" } else { "s" }
+            ),
+            None => format!(
+                "state: {} (new: written at the first change)\n",
+                file.path().display()
+            ),
+        },
+        None => String::new(),
+    };
+    let keeps_state = state.is_some();
     let emulator = Emulator::new(EmulatorConfig {
         account_sid: account_sid.clone(),
         auth_token: Secret::new(token.clone()),
         api_keys,
         public_url: args.public_url.clone(),
         clock: match args.clock {
-            ClockKind::Manual => Arc::new(ManualClock::new(SystemClock.now())),
-            ClockKind::System if args.time_scale != 1.0 => {
-                Arc::new(ScaledClock::new(args.time_scale))
-            }
+            ClockKind::Manual => Arc::new(ManualClock::new(
+                resume.unwrap_or_else(|| SystemClock.now()),
+            )),
+            ClockKind::System if args.time_scale != 1.0 => Arc::new(match resume {
+                Some(start) => ScaledClock::starting_at(start, args.time_scale),
+                None => ScaledClock::new(args.time_scale),
+            }),
             ClockKind::System => Arc::new(SystemClock),
         },
         sids: Box::new(RandomSids),
@@ -130,6 +165,7 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
             eprintln!("trctl emulator: {message}")
         })),
         drain_timeout,
+        state,
     });
     let addr = SocketAddr::new(args.host, args.port);
     let listener = crate::http_server::bind(addr).await.map_err(|err| {
@@ -159,6 +195,7 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
          TRCTL_BASE_URL={base}\n\
          TWILIO_ACCOUNT_SID={account_sid}\n\
          {token_line}\n\
+         {state_line}\
          press Ctrl-C to stop\n",
         if token_is_yours {
             "your auth token"
@@ -179,6 +216,12 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
                 report.delivered, report.failed, report.dropped, report.undelivered, args.drain_timeout
             ));
         }
+    }
+    if keeps_state {
+        emulator.save_state().await.map_err(|err| CliError {
+            exit_code: crate::cli::error::EXIT_API,
+            message: format!("{err}; the file keeps the previous save"),
+        })?;
     }
     ctx.note("trctl emulator: stopped");
     Ok(())

@@ -12,12 +12,14 @@ pub mod query;
 mod resources;
 mod routing;
 pub mod sids;
+pub mod snapshot;
 pub mod state;
 pub mod stats;
 mod validate;
 
 pub use error::EngineError;
 pub use sids::{CountingSids, RandomSids, SidSource};
+pub use snapshot::{Restored, Snapshot};
 pub use state::{Millis, State};
 
 use crate::api::resources::*;
@@ -224,6 +226,24 @@ impl Engine {
     /// The current state, for reads.
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// A copy of the whole state as plain data, for saving (see [`snapshot`]). This is
+    /// a deep copy: the only part of saving done while the engine is held.
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot::take(&self.state, self.sids.saved())
+    }
+
+    /// An engine carrying on from a restored snapshot, taking SIDs from `sids` (which
+    /// resumes from what the snapshot remembers of its source, if anything).
+    pub fn from_restored(restored: Restored, mut sids: Box<dyn SidSource>) -> Engine {
+        if let Some(saved) = &restored.sids {
+            sids.resume(saved);
+        }
+        Engine {
+            state: restored.state,
+            sids,
+        }
     }
 
     /// Apply one command at time `now`. On error nothing has changed.

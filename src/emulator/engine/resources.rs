@@ -50,7 +50,7 @@ pub(super) struct Context<'a> {
 }
 
 /// A queue's compiled membership rule (the text was checked when it was set).
-fn queue_def(sid: &str, name: &str, target_workers: &str) -> Arc<QueueDef> {
+pub(super) fn queue_def(sid: &str, name: &str, target_workers: &str) -> Arc<QueueDef> {
     Arc::new(QueueDef {
         sid: sid.to_string(),
         friendly_name: name.to_string(),

@@ -4,6 +4,13 @@
 pub trait SidSource: Send {
     /// A new SID with the given two-letter prefix.
     fn next(&mut self, prefix: &str) -> String;
+    /// What the source must remember to carry on after a restart (kept in a state
+    /// snapshot); `None` when it has nothing to remember, like random SIDs.
+    fn saved(&self) -> Option<String> {
+        None
+    }
+    /// Carry on from what [`SidSource::saved`] gave (ignored when it does not apply).
+    fn resume(&mut self, _saved: &str) {}
 }
 
 /// Random SIDs, like Twilio's (prefix + 32 lowercase hex digits).
@@ -28,6 +35,14 @@ impl SidSource for CountingSids {
         self.count += 1;
         format!("{prefix}{:032x}", self.count)
     }
+    fn saved(&self) -> Option<String> {
+        Some(self.count.to_string())
+    }
+    fn resume(&mut self, saved: &str) {
+        if let Ok(count) = saved.parse() {
+            self.count = count;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -41,5 +56,9 @@ mod tests {
         let mut counting = CountingSids::default();
         assert_eq!(counting.next("WQ"), "WQ00000000000000000000000000000001");
         assert!(is_sid("WQ", &counting.next("WQ")));
+        let mut resumed = CountingSids::default();
+        resumed.resume(&counting.saved().unwrap_or_default());
+        assert_eq!(resumed.next("WT"), "WT00000000000000000000000000000003");
+        assert_eq!(RandomSids.saved(), None);
     }
 }

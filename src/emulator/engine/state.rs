@@ -9,16 +9,18 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::query::Loads;
-use crate::workflow::{CompiledWorkflow, QueueDef};
+use crate::workflow::{CompiledWorkflow, QueueDef, TargetWorkers};
 
 /// Epoch milliseconds.
 pub type Millis = i64;
 
-/// Records that live in a [`Table`].
-pub trait Record {
+/// Records that live in a [`Table`] (cloned only when changed while a snapshot shares
+/// them).
+pub trait Record: Clone {
     /// The record's SID.
     fn sid(&self) -> &str;
 }
@@ -28,9 +30,14 @@ pub trait Record {
 /// a deleted item still marks a position. Records sit in a vector slot per position (a
 /// removed one leaves an empty slot of one pointer), so a lookup is one hash and one
 /// index, whatever the size.
+///
+/// Each record is behind an `Arc`, copied on write: cloning a table (a state snapshot,
+/// taken while the engine is held) copies pointers, not records, and a record changed
+/// while a snapshot still holds it is copied then, once. Without a snapshot alive every
+/// record has one owner and writes go straight to it.
 #[derive(Debug, Clone)]
 pub struct Table<T> {
-    items: Vec<Option<Box<T>>>,
+    items: Vec<Option<Arc<T>>>,
     // Every key is a SID the emulator generated itself, so SipHash's defence against
     // keys chosen to collide buys nothing; rustc-hash is much cheaper per lookup.
     index: FxHashMap<String, u64>,
@@ -59,7 +66,7 @@ impl<T: Record> Table<T> {
             self.take(old);
         }
         let position = self.items.len() as u64;
-        self.items.push(Some(Box::new(item)));
+        self.items.push(Some(Arc::new(item)));
         self.live += 1;
         self.removed.remove(&sid);
         self.index.insert(sid, position);
@@ -68,7 +75,7 @@ impl<T: Record> Table<T> {
         let slot = self.items.get_mut(usize::try_from(position).ok()?)?;
         let item = slot.take()?;
         self.live -= 1;
-        Some(*item)
+        Some(Arc::try_unwrap(item).unwrap_or_else(|shared| T::clone(&shared)))
     }
     fn slot(&self, position: u64) -> Option<&T> {
         self.items
@@ -82,7 +89,7 @@ impl<T: Record> Table<T> {
     /// The record with this SID, mutably.
     pub fn get_mut(&mut self, sid: &str) -> Option<&mut T> {
         let position = usize::try_from(*self.index.get(sid)?).ok()?;
-        self.items.get_mut(position)?.as_deref_mut()
+        self.items.get_mut(position)?.as_mut().map(Arc::make_mut)
     }
     /// Remove and return the record with this SID.
     pub fn remove(&mut self, sid: &str) -> Option<T> {
@@ -96,7 +103,9 @@ impl<T: Record> Table<T> {
     }
     /// Records in creation order, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.items.iter_mut().filter_map(|slot| slot.as_deref_mut())
+        self.items
+            .iter_mut()
+            .filter_map(|slot| slot.as_mut().map(Arc::make_mut))
     }
     /// Records created after the one named `sid` (a page token's position).
     pub fn position(&self, sid: &str) -> Option<u64> {
@@ -127,6 +136,147 @@ impl<T: Record> Table<T> {
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
+    /// A copy made record by record with `copy` (same positions, same removed SIDs).
+    pub fn copy_with(&self, mut copy: impl FnMut(&T) -> T) -> Table<T> {
+        Table {
+            items: self
+                .items
+                .iter()
+                .map(|slot| slot.as_deref().map(|item| Arc::new(copy(item))))
+                .collect(),
+            index: self.index.clone(),
+            removed: self.removed.clone(),
+            live: self.live,
+        }
+    }
+}
+
+/// A table is saved as its slots (a removed record's slot as `null`, so positions and page
+/// tokens survive a restart) and the positions of removed SIDs; the SID index is rebuilt.
+impl<T: Serialize> Serialize for Table<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Items<'a, T>(&'a [Option<Arc<T>>]);
+        impl<T: Serialize> Serialize for Items<'_, T> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().map(|slot| slot.as_deref()))
+            }
+        }
+        #[derive(Serialize)]
+        struct Saved<'a, T: Serialize> {
+            items: Items<'a, T>,
+            removed: Vec<(&'a str, u64)>,
+        }
+        let mut removed: Vec<(&str, u64)> = self
+            .removed
+            .iter()
+            .map(|(sid, position)| (sid.as_str(), *position))
+            .collect();
+        removed.sort_unstable_by_key(|(_, position)| *position);
+        Saved {
+            items: Items(&self.items),
+            removed,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Record> Deserialize<'de> for Table<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        #[serde(bound = "T: Deserialize<'de>")]
+        struct Saved<T> {
+            items: Vec<Option<T>>,
+            removed: Vec<(String, u64)>,
+        }
+        let saved = Saved::<T>::deserialize(deserializer)?;
+        let mut table = Table {
+            items: saved
+                .items
+                .into_iter()
+                .map(|slot| slot.map(Arc::new))
+                .collect(),
+            ..Table::default()
+        };
+        for (position, item) in table.items.iter().enumerate() {
+            if let Some(item) = item {
+                if table
+                    .index
+                    .insert(item.sid().to_string(), position as u64)
+                    .is_some()
+                {
+                    return Err(D::Error::custom(format!("{} appears twice", item.sid())));
+                }
+                table.live += 1;
+            }
+        }
+        for (sid, position) in saved.removed {
+            let empty = usize::try_from(position)
+                .ok()
+                .and_then(|at| table.items.get(at))
+                .is_some_and(Option::is_none);
+            if !empty || table.index.contains_key(&sid) {
+                return Err(D::Error::custom(format!(
+                    "removed {sid} at position {position} is not an empty slot"
+                )));
+            }
+            table.removed.insert(sid, position);
+        }
+        Ok(table)
+    }
+}
+
+/// What a queue's compiled rule is until restore compiles it.
+fn unset_queue_def() -> Arc<QueueDef> {
+    Arc::new(QueueDef {
+        sid: String::new(),
+        friendly_name: String::new(),
+        target_workers: TargetWorkers::Nobody,
+    })
+}
+
+/// A saved [`Event`], before its type names are interned again.
+#[derive(Deserialize)]
+struct SavedEvent {
+    sid: String,
+    event_type: String,
+    description: String,
+    resource_type: String,
+    resource_sid: String,
+    resource_path: String,
+    date: Millis,
+    data: EventData,
+}
+
+// By hand: a derive would borrow the `&'static str` fields from the input.
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let saved = SavedEvent::deserialize(deserializer)?;
+        Event::try_from(saved).map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<SavedEvent> for Event {
+    type Error = String;
+    fn try_from(saved: SavedEvent) -> Result<Event, String> {
+        // The names come from the code's fixed set; a longer one is no name of ours (and
+        // interning it would leak it for nothing).
+        for name in [&saved.event_type, &saved.resource_type] {
+            if name.len() > 64 {
+                return Err(format!("event {}: unknown type {name:?}", saved.sid));
+            }
+        }
+        Ok(Event {
+            event_type: intern(&saved.event_type),
+            resource_type: intern(&saved.resource_type),
+            sid: saved.sid,
+            description: saved.description,
+            resource_sid: saved.resource_sid,
+            resource_path: saved.resource_path,
+            date: saved.date,
+            data: saved.data,
+        })
+    }
 }
 
 macro_rules! record {
@@ -140,7 +290,7 @@ macro_rules! record {
 }
 
 /// A workspace and its contents.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Workspace {
     /// `WS…`
     pub sid: String,
@@ -180,16 +330,21 @@ pub struct Workspace {
     pub events: Table<Event>,
     /// Pending tasks per queue, in the order workers take them (kept by [`Workspace::reindex`]).
     /// Keyed by (queue, task channel), so a worker full on one channel skips its tasks.
+    /// Derived from the tasks: not saved, rebuilt on restore (as are the three below).
+    #[serde(skip)]
     pub pending: HashMap<(String, String), QueueIndex>,
     /// The load of every worker from the reservations that hold a slot (pending,
     /// accepted or wrapping), kept by [`Workspace::activate`] and [`Workspace::deactivate`].
+    #[serde(skip)]
     pub loads: Loads,
     /// Each task's reservations, oldest first (kept by [`Workspace::add_reservation`] and
     /// [`Workspace::remove_task`]).
+    #[serde(skip)]
     pub by_task: HashMap<String, Vec<String>>,
     /// Every worker by (idle since, creation position): the order workers are offered
     /// tasks in (kept by [`Workspace::add_worker`], [`Workspace::set_idle_since`] and
     /// [`Workspace::remove_worker`]).
+    #[serde(skip)]
     pub idle: BTreeSet<(Millis, u64, String)>,
 }
 
@@ -218,7 +373,7 @@ pub struct IndexKey {
 }
 
 /// A worker state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Activity {
     /// `WA…`
     pub sid: String,
@@ -233,7 +388,7 @@ pub struct Activity {
 }
 
 /// A kind of work.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskChannel {
     /// `TC…`
     pub sid: String,
@@ -250,7 +405,7 @@ pub struct TaskChannel {
 }
 
 /// A task queue.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskQueue {
     /// `WQ…`
     pub sid: String,
@@ -266,7 +421,8 @@ pub struct TaskQueue {
     pub reservation_activity_sid: Option<String>,
     /// Activity a worker moves to when assigned (single-tasking).
     pub assignment_activity_sid: Option<String>,
-    /// Membership rule, compiled once when set.
+    /// Membership rule, compiled once when set (from `target_workers` again on restore).
+    #[serde(skip, default = "unset_queue_def")]
     pub def: Arc<QueueDef>,
     /// Created.
     pub created: Millis,
@@ -275,7 +431,7 @@ pub struct TaskQueue {
 }
 
 /// A workflow.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Workflow {
     /// `WW…`
     pub sid: String,
@@ -289,7 +445,8 @@ pub struct Workflow {
     pub fallback_assignment_callback_url: Option<String>,
     /// Seconds a reservation stays pending.
     pub task_reservation_timeout: i64,
-    /// The configuration, compiled once when set.
+    /// The configuration, compiled once when set (from `configuration` again on restore).
+    #[serde(skip)]
     pub compiled: Arc<CompiledWorkflow>,
     /// Created.
     pub created: Millis,
@@ -298,7 +455,7 @@ pub struct Workflow {
 }
 
 /// A worker.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Worker {
     /// `WK…`
     pub sid: String,
@@ -306,7 +463,8 @@ pub struct Worker {
     pub friendly_name: String,
     /// Attributes, exactly as sent.
     pub attributes: String,
-    /// The same, parsed (for expressions).
+    /// The same, parsed (for expressions; parsed again on restore).
+    #[serde(skip)]
     pub attributes_json: Value,
     /// Current activity.
     pub activity_sid: String,
@@ -326,7 +484,7 @@ pub struct Worker {
 }
 
 /// A worker's capacity on one task channel.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerChannel {
     /// `WC…`
     pub sid: String,
@@ -343,13 +501,14 @@ pub struct WorkerChannel {
 }
 
 /// A task.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
     /// `WT…`
     pub sid: String,
     /// Attributes, exactly as sent.
     pub attributes: String,
-    /// The same, parsed.
+    /// The same, parsed (again on restore).
+    #[serde(skip)]
     pub attributes_json: Value,
     /// `pending`, `reserved`, `assigned`, `wrapping`, `completed`, `canceled`.
     pub assignment_status: String,
@@ -389,15 +548,18 @@ pub struct Task {
     pub assignments: u32,
     /// When the task reached `completed` or `canceled`.
     pub finished: Option<Millis>,
-    /// Its entry in the queue index while it is pending in a queue.
+    /// Its entry in the queue index while it is pending in a queue (rebuilt on restore).
+    #[serde(skip)]
     pub indexed: Option<IndexKey>,
 }
 
 /// A task's position in its workflow.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Routing {
     /// The configuration the task entered with (a workflow update without
-    /// `ReEvaluateTasks` leaves tasks on the old one, ROUTING.md §2.7).
+    /// `ReEvaluateTasks` leaves tasks on the old one, ROUTING.md §2.7). A snapshot keeps
+    /// it beside the state (see `engine::snapshot`), shared rather than once per task.
+    #[serde(skip)]
     pub workflow: Arc<CompiledWorkflow>,
     /// The filter, or `None` for the default filter.
     pub filter: Option<usize>,
@@ -414,7 +576,7 @@ pub struct Routing {
 }
 
 /// A reservation of a worker for a task.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Reservation {
     /// `WR…`
     pub sid: String,
@@ -440,7 +602,7 @@ pub struct Reservation {
 }
 
 /// One entry of the event log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Event {
     /// `EV…`
     pub sid: String,
@@ -511,6 +673,26 @@ pub struct EventData {
 
 const JSON_VALUE: u32 = 1 << 31;
 
+/// Saved as `[name, value, is_json]` triples: name numbers are this process's own.
+impl Serialize for EventData {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let fields = Vec::<(String, String, bool)>::deserialize(deserializer)?;
+        if let Some((name, _, _)) = fields.iter().find(|(name, _, _)| name.len() > 64) {
+            return Err(D::Error::custom(format!("unknown event field {name:?}")));
+        }
+        Ok(EventData::from_fields(fields.iter().map(
+            |(name, value, json)| (name.as_str(), value.as_str(), *json),
+        )))
+    }
+}
+
 impl EventData {
     /// Pack a map (values are strings; anything else is kept as its JSON text).
     pub fn from_map(map: serde_json::Map<String, Value>) -> EventData {
@@ -535,6 +717,26 @@ impl EventData {
         EventData {
             text: text.into_boxed_str(),
             fields: fields.into_boxed_slice(),
+        }
+    }
+
+    /// Pack fields given as (name, value text, whether the text is JSON), as
+    /// [`EventData::iter`] gives them.
+    pub fn from_fields<'a>(
+        fields: impl IntoIterator<Item = (&'a str, &'a str, bool)>,
+    ) -> EventData {
+        let mut text = String::new();
+        let mut packed = Vec::new();
+        for (name, value, json) in fields {
+            text.push_str(value);
+            let end = u32::try_from(text.len())
+                .unwrap_or(JSON_VALUE - 1)
+                .min(JSON_VALUE - 1);
+            packed.push((name_id(name), end | if json { JSON_VALUE } else { 0 }));
+        }
+        EventData {
+            text: text.into_boxed_str(),
+            fields: packed.into_boxed_slice(),
         }
     }
 
@@ -599,6 +801,35 @@ record!(
 );
 
 impl Workspace {
+    /// A copy of the records without the derived indexes (`pending`, `loads`, `by_task`,
+    /// `idle` are left empty): what a snapshot needs, for less than a full clone.
+    pub fn records(&self) -> Workspace {
+        Workspace {
+            sid: self.sid.clone(),
+            friendly_name: self.friendly_name.clone(),
+            event_callback_url: self.event_callback_url.clone(),
+            events_filter: self.events_filter.clone(),
+            default_activity_sid: self.default_activity_sid.clone(),
+            timeout_activity_sid: self.timeout_activity_sid.clone(),
+            multi_task_enabled: self.multi_task_enabled,
+            prioritize_queue_order: self.prioritize_queue_order.clone(),
+            created: self.created,
+            updated: self.updated,
+            activities: self.activities.clone(),
+            channels: self.channels.clone(),
+            queues: self.queues.clone(),
+            workflows: self.workflows.clone(),
+            workers: self.workers.clone(),
+            tasks: self.tasks.clone(),
+            reservations: self.reservations.clone(),
+            events: self.events.clone(),
+            pending: HashMap::new(),
+            loads: Loads::default(),
+            by_task: HashMap::new(),
+            idle: BTreeSet::new(),
+        }
+    }
+
     /// Count a reservation as holding its worker's slot, with its current status (call
     /// again after a status change between pending, accepted and wrapping).
     pub fn activate(&mut self, reservation_sid: &str) {
@@ -822,7 +1053,7 @@ impl Workspace {
 }
 
 /// Something that happens at a time.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Deadline {
     /// A reservation's `task_reservation_timeout` ends.
     Reservation {
@@ -857,7 +1088,7 @@ pub enum Deadline {
 }
 
 /// The whole emulated account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     /// The account every resource belongs to.
     pub account_sid: String,
@@ -868,6 +1099,8 @@ pub struct State {
     /// Sequence for deadlines at the same instant (fired in the order set).
     pub deadline_seq: u64,
     /// How long finished tasks are kept (TaskRouter: 5 minutes); `None` keeps them.
+    /// Configuration, not state: each start sets it from its flags.
+    #[serde(skip)]
     pub keep_finished: Option<Millis>,
 }
 

@@ -58,6 +58,8 @@ pub struct App {
     pub credentials: Credentials,
     /// Externally visible base URL for `url`/`links`, if not the request's host.
     pub public_url: Option<String>,
+    /// Saves the state after changes (`--state`), if asked to.
+    pub saver: Option<Arc<super::persist::Saver>>,
 }
 
 impl App {
@@ -79,6 +81,10 @@ impl App {
             let _ = self.effects.send(effect.clone());
         }
         self.wake.notify_one();
+        // Every applied command ends here, so this is where the state file learns of it.
+        if let Some(saver) = &self.saver {
+            saver.changed();
+        }
     }
 
     /// When the next timer is due.
