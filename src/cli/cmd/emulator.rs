@@ -106,12 +106,19 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
         api_keys.push((key, Secret::new(secret)));
     }
     if let Some(url) = &args.public_url {
-        url::Url::parse(url).map_err(|err| {
+        let parsed = url::Url::parse(url).map_err(|err| {
             CliError::usage(format!(
                 "invalid --public-url {}: {err}",
                 crate::api::redact_url(url)
             ))
         })?;
+        // It goes into every `url` and `links` the emulator serves.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(CliError::usage(format!(
+                "invalid --public-url {}: it must not carry credentials (user:password@)",
+                crate::api::redact_url(url)
+            )));
+        }
     }
     // Opened (and fully checked) before anything listens: a file that cannot be read
     // back stops the start and is left as it is.

@@ -338,8 +338,8 @@ fn banner(config: &ServeConfig, base: &str) -> String {
     let public = config
         .public_url
         .as_deref()
-        .map(|url| url.trim_end_matches('/'))
-        .unwrap_or(base);
+        .map(|url| crate::api::redact_url(url.trim_end_matches('/')))
+        .unwrap_or_else(|| base.to_string());
     let mode = match &config.mode {
         Mode::Empty => "answer {} (no instruction)".to_string(),
         Mode::Fixed(fixed) => format!("answer {}", String::from_utf8_lossy(&fixed.body)),
