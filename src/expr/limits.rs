@@ -1,0 +1,46 @@
+//! Cost bounds on expressions and on the workflow configurations that carry them.
+//!
+//! TaskRouter documents no limit on an expression itself, only on the whole workflow
+//! configuration (about 1 MB). Without one, a single queue whose `TargetWorkers` is a
+//! megabyte of `OR` terms makes every routing decision scan it for every worker, and the
+//! emulator, which serialises requests through one engine, stalls for seconds. These
+//! bounds keep the work of any one evaluation small and predictable; they are far above
+//! what hand-written routing rules use (a few to a few dozen comparisons).
+//!
+//! Every place that compiles an expression goes through [`crate::expr::Expression::compile`]
+//! (or [`crate::expr::parse_key_path`]), which enforces the per-expression bounds, so the
+//! emulator's REST API and the offline `trctl expr` / `trctl workflow test` commands refuse
+//! exactly the same inputs. The workflow bounds are enforced by
+//! [`crate::workflow::CompiledWorkflow`]. This module is constants only.
+//!
+//! What the bounds buy, measured on a release build (see BENCHMARKS.md, "Engine cost
+//! bounds"): with expressions at these limits, a task create or a queue update stays well
+//! under 50 ms at the documented scale of the README's "Limits" paragraph.
+
+/// Longest expression, in bytes of UTF-8 source. Checked before lexing, so an oversized
+/// input costs one length comparison. 8 KiB holds about 300 comparisons of the
+/// `skill == 'name'` kind, or an `IN` list of some 200 worker SIDs.
+pub const MAX_EXPRESSION_BYTES: usize = 8 * 1024;
+
+/// Most comparisons (terms such as `a == 1`) in one expression. Evaluation cost grows with
+/// the number of comparisons, so this is the main bound on the time one evaluation takes.
+pub const MAX_TERMS: usize = 256;
+
+/// Most items in one array literal (`x IN [...]`). `IN` scans the list, so a long list
+/// costs like many terms; 512 leaves room for lists of worker SIDs.
+pub const MAX_LIST_ITEMS: usize = 512;
+
+/// Deepest parenthesis nesting. The parser and the evaluator recurse once per level, so
+/// this bound is what keeps any input, however deeply nested, from exhausting the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// Most targets (routing steps) in one workflow configuration, all filters together; the
+/// default filter is one more. Since every filter has at least one target, this also caps
+/// the filters at 100. It bounds the costliest request there is: a task whose every step
+/// is skipped on entry walks them all within its create, and at each step checks every
+/// worker against the step's queue and target expressions.
+pub const MAX_WORKFLOW_TARGETS: usize = 100;
+
+/// Most clauses in one target's `order_by` (`worker.a DESC, worker.b ASC, …`). Sorting
+/// compares clause by clause; TaskRouter's examples use one or two.
+pub const MAX_ORDER_BY_CLAUSES: usize = 10;
