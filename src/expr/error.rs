@@ -172,9 +172,10 @@ pub enum ParseErrorKind {
         /// How many comparisons the expression has.
         terms: usize,
     },
-    /// An array literal with more items than [`MAX_LIST_ITEMS`](crate::expr::MAX_LIST_ITEMS).
+    /// Array literals holding more items, all together, than
+    /// [`MAX_LIST_ITEMS`](crate::expr::MAX_LIST_ITEMS).
     ListTooLong {
-        /// How many items the list has.
+        /// How many items the expression's lists hold.
         items: usize,
     },
 }
@@ -226,7 +227,7 @@ impl fmt::Display for ParseErrorKind {
             ),
             ParseErrorKind::ListTooLong { items } => write!(
                 f,
-                "expression has a list of {items} items; the limit is {}",
+                "expression has {items} list items; the limit is {}",
                 crate::expr::MAX_LIST_ITEMS
             ),
         }

@@ -18,16 +18,20 @@
 //! under 50 ms at the documented scale of the README's "Limits" paragraph.
 
 /// Longest expression, in bytes of UTF-8 source. Checked before lexing, so an oversized
-/// input costs one length comparison. 8 KiB holds about 300 comparisons of the
-/// `skill == 'name'` kind, or an `IN` list of some 200 worker SIDs.
+/// input costs one length comparison. 8 KiB holds an `IN` list of some 200 worker SIDs, or
+/// the term limit's worth of comparisons with long attribute paths.
 pub const MAX_EXPRESSION_BYTES: usize = 8 * 1024;
 
 /// Most comparisons (terms such as `a == 1`) in one expression. Evaluation cost grows with
-/// the number of comparisons, so this is the main bound on the time one evaluation takes.
-pub const MAX_TERMS: usize = 256;
+/// the number of comparisons, and routing evaluates a queue's and a target's expression
+/// for every worker it considers, so this is the main bound on a request's cost. Fifty
+/// comparisons of scalar attributes evaluate in about 2 µs; hand-written routing rules use
+/// a few to a few dozen.
+pub const MAX_TERMS: usize = 50;
 
-/// Most items in one array literal (`x IN [...]`). `IN` scans the list, so a long list
-/// costs like many terms; 512 leaves room for lists of worker SIDs.
+/// Most items in the array literals of one expression, all lists together
+/// (`x IN [...]`). `IN` scans its list, so list items cost like small terms; 512 leaves
+/// room for a list of worker SIDs, which is the usual reason for a long list.
 pub const MAX_LIST_ITEMS: usize = 512;
 
 /// Deepest parenthesis nesting. The parser and the evaluator recurse once per level, so
@@ -35,11 +39,11 @@ pub const MAX_LIST_ITEMS: usize = 512;
 pub const MAX_NESTING: usize = 64;
 
 /// Most targets (routing steps) in one workflow configuration, all filters together; the
-/// default filter is one more. Since every filter has at least one target, this also caps
-/// the filters at 100. It bounds the costliest request there is: a task whose every step
-/// is skipped on entry walks them all within its create, and at each step checks every
-/// worker against the step's queue and target expressions.
-pub const MAX_WORKFLOW_TARGETS: usize = 100;
+/// default filter is one more. Every filter has at least one target, so this also caps
+/// the filters at 20. It bounds the costliest request there is: a task whose every step is
+/// skipped on entry walks them all within its create, and at each step checks every worker
+/// against the step's queue and target expressions (five evaluations per worker per step).
+pub const MAX_WORKFLOW_TARGETS: usize = 20;
 
 /// Most clauses in one target's `order_by` (`worker.a DESC, worker.b ASC, …`). Sorting
 /// compares clause by clause; TaskRouter's examples use one or two.

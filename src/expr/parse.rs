@@ -67,23 +67,34 @@ struct Parser<'src> {
     depth: usize,
     /// Comparisons parsed so far.
     terms: usize,
+    /// Array-literal items parsed so far, all lists together.
+    list_items: usize,
 }
 
 /// Parse a whole expression, refusing one over the bounds of [`super::limits`].
 ///
 /// The length is checked before lexing and nesting while parsing (so recursion stays
-/// bounded); the term count is checked once the whole expression has parsed, so the error
-/// says how many terms there are.
+/// bounded); terms and list items are counted over the whole expression and checked once
+/// it has parsed, so the error says how many there are.
 pub fn parse(source: &str) -> Result<Expr, ParseError> {
     let mut parser = Parser::new(source)?;
     let expr = parser.climb(0)?;
     parser.finish(Expect::Connective)?;
+    let whole = Span::new(0, source.len());
     if parser.terms > MAX_TERMS {
         return Err(ParseError {
             kind: ParseErrorKind::TooManyTerms {
                 terms: parser.terms,
             },
-            span: Span::new(0, source.len()),
+            span: whole,
+        });
+    }
+    if parser.list_items > MAX_LIST_ITEMS {
+        return Err(ParseError {
+            kind: ParseErrorKind::ListTooLong {
+                items: parser.list_items,
+            },
+            span: whole,
         });
     }
     Ok(expr)
@@ -127,6 +138,7 @@ impl<'src> Parser<'src> {
             end: source.len(),
             depth: 0,
             terms: 0,
+            list_items: 0,
         })
     }
 
@@ -297,11 +309,6 @@ impl<'src> Parser<'src> {
 
     /// The rest of an array literal after `[`.
     fn array(&mut self) -> Result<Literal, ParseError> {
-        let start = self
-            .position
-            .checked_sub(1)
-            .and_then(|open| self.tokens.get(open))
-            .map_or(self.end, |open| open.span.start);
         let mut items = Vec::new();
         if let Some(Token {
             kind: TokenKind::CloseBracket,
@@ -322,14 +329,8 @@ impl<'src> Parser<'src> {
             match self.peek().map(|token| token.kind) {
                 Some(TokenKind::Comma) => self.position += 1,
                 Some(TokenKind::CloseBracket) => {
-                    let close = self.peek().map_or(self.end, |token| token.span.end);
                     self.position += 1;
-                    if items.len() > MAX_LIST_ITEMS {
-                        return Err(ParseError {
-                            kind: ParseErrorKind::ListTooLong { items: items.len() },
-                            span: Span::new(start, close),
-                        });
-                    }
+                    self.list_items += items.len();
                     return Ok(Literal::Array(items));
                 }
                 _ => return Err(self.unexpected(Expect::ArrayNext)),
@@ -628,7 +629,13 @@ mod tests {
                 items: MAX_LIST_ITEMS + 1
             }
         );
-        assert_eq!(error.span, Span::new(5, source.len()));
+        assert_eq!(error.span, Span::new(0, source.len()));
+        // The bound is on all lists together.
+        let half = format!("x IN [{}]", vec!["1"; MAX_LIST_ITEMS / 2 + 1].join(","));
+        assert!(matches!(
+            parse(&format!("{half} OR {half}")).expect_err("too many").kind,
+            ParseErrorKind::ListTooLong { items } if items == MAX_LIST_ITEMS + 2
+        ));
     }
 
     #[test]
