@@ -13,9 +13,13 @@
 //! exactly the same inputs. The workflow bounds are enforced by
 //! [`crate::workflow::CompiledWorkflow`]. This module is constants only.
 //!
-//! What the bounds buy, measured on a release build (see BENCHMARKS.md, "Engine cost
-//! bounds"): with expressions at these limits, a task create or a queue update stays well
-//! under 50 ms at the documented scale of the README's "Limits" paragraph.
+//! What the bounds buy, measured on a release build (BENCHMARKS.md, "Engine cost bounds";
+//! `cargo bench --bench engine -- at_limits`, `cargo bench --bench stall`): with every
+//! expression at these limits, 50 workers, 100 queues and 100 waiting tasks, no request
+//! holds the engine for more than 50 ms. The cost of the worst requests is linear in
+//! workers × steps (a task create) and workers × waiting tasks (a queue or workflow
+//! update), so that scale is part of the promise; so are attributes of ordinary shape,
+//! since a `HAS` over an attribute array scans it.
 
 /// Longest expression, in bytes of UTF-8 source. Checked before lexing, so an oversized
 /// input costs one length comparison. 8 KiB holds an `IN` list of some 200 worker SIDs, or
@@ -25,8 +29,8 @@ pub const MAX_EXPRESSION_BYTES: usize = 8 * 1024;
 /// Most comparisons (terms such as `a == 1`) in one expression. Evaluation cost grows with
 /// the number of comparisons, and routing evaluates a queue's and a target's expression
 /// for every worker it considers, so this is the main bound on a request's cost. Fifty
-/// comparisons of scalar attributes evaluate in about 2 µs; hand-written routing rules use
-/// a few to a few dozen.
+/// comparisons of scalar attributes evaluate in about 3 µs (release build, two busy
+/// cores); hand-written routing rules use a few to a few dozen.
 pub const MAX_TERMS: usize = 50;
 
 /// Most items in the array literals of one expression, all lists together
