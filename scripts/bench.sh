@@ -3,7 +3,7 @@
 # all in one run, written to BENCHMARKS.md (README links it).
 #
 #   bash scripts/bench.sh                 # everything (10 to 13 minutes on 2 cores, builds included)
-#   BENCH_ONLY="callbacks oneshot" bash scripts/bench.sh   # a subset: callbacks oneshot lifecycle engine expr
+#   BENCH_ONLY="callbacks oneshot" bash scripts/bench.sh   # a subset: callbacks oneshot lifecycle engine expr limits
 #   BENCH_ROUNDS=5 bash scripts/bench.sh  # more rounds per comparison (default 3)
 #
 # Builds the release binary and the benchmark programs, installs what the comparison
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 root="$(pwd)"
 work="$root/.bench"
 mkdir -p "$work"
-only="${BENCH_ONLY:-callbacks oneshot lifecycle engine expr}"
+only="${BENCH_ONLY:-callbacks oneshot lifecycle engine expr limits}"
 rounds="${BENCH_ROUNDS:-3}"
 log="$work/setup.log"
 : > "$log"
@@ -34,9 +34,9 @@ for tool in cargo python3 npm curl; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool is needed and was not found"
 done
 
-step "build (release): trctl, benches/bare_axum.rs, benches/lifecycle.rs"
+step "build (release): trctl, benches/bare_axum.rs, benches/lifecycle.rs, benches/stall.rs"
 cargo build --release >>"$log" 2>&1 || fail "cargo build --release failed"
-artifacts="$(cargo build --release --bench bare_axum --bench lifecycle --message-format=json 2>>"$log")" \
+artifacts="$(cargo build --release --bench bare_axum --bench lifecycle --bench stall --message-format=json 2>>"$log")" \
     || fail "building the benchmark programs failed"
 exe() {
     printf '%s\n' "$artifacts" | python3 -c '
@@ -53,7 +53,8 @@ for line in sys.stdin:
 }
 bare_axum="$(exe bare_axum)"
 lifecycle="$(exe lifecycle)"
-[ -x "$bare_axum" ] && [ -x "$lifecycle" ] || fail "could not find the benchmark executables"
+stall="$(exe stall)"
+[ -x "$bare_axum" ] && [ -x "$lifecycle" ] && [ -x "$stall" ] || fail "could not find the benchmark executables"
 
 step "comparison tools into .bench/ (venv: Flask, gunicorn, twilio; npm: twilio-cli)"
 venv="$work/venv"
@@ -83,9 +84,18 @@ case " $only " in
     ;;
 esac
 
+case " $only " in
+*" limits "*)
+    # The costliest requests the limits allow (expr::limits); benches/stall.rs runs from run.py.
+    step "criterion: the worst cases within the limits (engine at_limits, expr *_at_limits)"
+    cargo bench --bench engine -- at_limits --noplot 2>&1 | grep -E '^[a-z_]+/|time:' || fail "cargo bench --bench engine -- at_limits failed"
+    cargo bench --bench expr -- _at_limits --noplot 2>&1 | grep -E '^[a-z_]+/|time:' || fail "cargo bench --bench expr -- _at_limits failed"
+    ;;
+esac
+
 step "comparisons (benches/compare/run.py)"
 # shellcheck disable=SC2086
 "$venv/bin/python" benches/compare/run.py \
-    --trctl "$root/target/release/trctl" --bare-axum "$bare_axum" --lifecycle "$lifecycle" \
+    --trctl "$root/target/release/trctl" --bare-axum "$bare_axum" --lifecycle "$lifecycle" --stall "$stall" \
     --venv "$venv" --node-prefix "$node_prefix" --rounds "$rounds" \
     --only $only

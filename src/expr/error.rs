@@ -162,6 +162,37 @@ pub enum ParseErrorKind {
     },
     /// More nested parentheses than [`MAX_NESTING`](crate::expr::MAX_NESTING).
     TooDeep,
+    /// A source longer than [`MAX_EXPRESSION_BYTES`](crate::expr::MAX_EXPRESSION_BYTES).
+    TooLong {
+        /// Its length in bytes.
+        bytes: usize,
+    },
+    /// More comparisons than [`MAX_TERMS`](crate::expr::MAX_TERMS).
+    TooManyTerms {
+        /// How many comparisons the expression has.
+        terms: usize,
+    },
+    /// Array literals holding more items, all together, than
+    /// [`MAX_LIST_ITEMS`](crate::expr::MAX_LIST_ITEMS).
+    ListTooLong {
+        /// How many items the expression's lists hold.
+        items: usize,
+    },
+}
+
+impl ParseErrorKind {
+    /// Whether the expression was refused for its size or shape (one of the bounds of
+    /// [`crate::expr::limits`]) rather than for its syntax. Callers use it to leave the
+    /// (possibly huge) source out of their message.
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            ParseErrorKind::TooDeep
+                | ParseErrorKind::TooLong { .. }
+                | ParseErrorKind::TooManyTerms { .. }
+                | ParseErrorKind::ListTooLong { .. }
+        )
+    }
 }
 
 impl fmt::Display for ParseErrorKind {
@@ -181,8 +212,23 @@ impl fmt::Display for ParseErrorKind {
             }
             ParseErrorKind::TooDeep => write!(
                 f,
-                "parentheses nest more than {} levels deep",
-                crate::expr::MAX_NESTING
+                "expression nests parentheses more than {limit} levels deep; the limit is {limit}",
+                limit = crate::expr::MAX_NESTING
+            ),
+            ParseErrorKind::TooLong { bytes } => write!(
+                f,
+                "expression is {bytes} bytes long; the limit is {} bytes",
+                crate::expr::MAX_EXPRESSION_BYTES
+            ),
+            ParseErrorKind::TooManyTerms { terms } => write!(
+                f,
+                "expression has {terms} terms; the limit is {}",
+                crate::expr::MAX_TERMS
+            ),
+            ParseErrorKind::ListTooLong { items } => write!(
+                f,
+                "expression has {items} list items; the limit is {}",
+                crate::expr::MAX_LIST_ITEMS
             ),
         }
     }

@@ -23,6 +23,7 @@ pub mod ast;
 pub mod error;
 pub mod eval;
 pub mod lex;
+pub mod limits;
 pub mod parse;
 pub mod scope;
 pub mod value;
@@ -42,9 +43,10 @@ pub use scope::{
 };
 pub use value::{ArrayRef, ValueRef};
 
-/// Deepest parenthesis nesting the parser accepts. Bounds recursion in the parser and the
-/// evaluator, so no input can exhaust the stack.
-pub const MAX_NESTING: usize = 64;
+pub use limits::{
+    MAX_EXPRESSION_BYTES, MAX_LIST_ITEMS, MAX_NESTING, MAX_ORDER_BY_CLAUSES, MAX_TERMS,
+    MAX_WORKFLOW_TARGETS,
+};
 
 /// A compiled expression: the source text as written plus its syntax tree.
 #[derive(Debug, Clone)]
@@ -54,7 +56,10 @@ pub struct Expression {
 }
 
 impl Expression {
-    /// Lex and parse `source`. Errors carry the byte span of the fault.
+    /// Lex and parse `source`. Errors carry the byte span of the fault. Sources over the
+    /// bounds of [`limits`] are refused with a [`ParseErrorKind::TooLong`],
+    /// [`ParseErrorKind::TooManyTerms`], [`ParseErrorKind::ListTooLong`] or
+    /// [`ParseErrorKind::TooDeep`].
     pub fn compile(source: &str) -> Result<Expression, ParseError> {
         Ok(Expression {
             source: source.to_string(),

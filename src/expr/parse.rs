@@ -18,7 +18,7 @@
 use super::ast::{CompareOp, Comparison, Expr, KeyPath, Literal, Operand, PathSegment};
 use super::error::{Expect, Found, ParseError, ParseErrorKind, Span};
 use super::lex::{lex, Keyword, Token, TokenKind};
-use super::MAX_NESTING;
+use super::limits::{MAX_EXPRESSION_BYTES, MAX_LIST_ITEMS, MAX_NESTING, MAX_TERMS};
 
 /// The logical connectives, the only operators that climb (comparisons bind tightest and
 /// do not chain).
@@ -65,13 +65,38 @@ struct Parser<'src> {
     end: usize,
     /// Open parentheses around the current position.
     depth: usize,
+    /// Comparisons parsed so far.
+    terms: usize,
+    /// Array-literal items parsed so far, all lists together.
+    list_items: usize,
 }
 
-/// Parse a whole expression.
+/// Parse a whole expression, refusing one over the bounds of [`super::limits`].
+///
+/// The length is checked before lexing and nesting while parsing (so recursion stays
+/// bounded); terms and list items are counted over the whole expression and checked once
+/// it has parsed, so the error says how many there are.
 pub fn parse(source: &str) -> Result<Expr, ParseError> {
     let mut parser = Parser::new(source)?;
     let expr = parser.climb(0)?;
     parser.finish(Expect::Connective)?;
+    let whole = Span::new(0, source.len());
+    if parser.terms > MAX_TERMS {
+        return Err(ParseError {
+            kind: ParseErrorKind::TooManyTerms {
+                terms: parser.terms,
+            },
+            span: whole,
+        });
+    }
+    if parser.list_items > MAX_LIST_ITEMS {
+        return Err(ParseError {
+            kind: ParseErrorKind::ListTooLong {
+                items: parser.list_items,
+            },
+            span: whole,
+        });
+    }
     Ok(expr)
 }
 
@@ -99,11 +124,21 @@ pub fn parse_key_path(source: &str) -> Result<KeyPath, ParseError> {
 
 impl<'src> Parser<'src> {
     fn new(source: &'src str) -> Result<Self, ParseError> {
+        if source.len() > MAX_EXPRESSION_BYTES {
+            return Err(ParseError {
+                kind: ParseErrorKind::TooLong {
+                    bytes: source.len(),
+                },
+                span: Span::new(0, source.len()),
+            });
+        }
         Ok(Parser {
             tokens: lex(source)?,
             position: 0,
             end: source.len(),
             depth: 0,
+            terms: 0,
+            list_items: 0,
         })
     }
 
@@ -208,6 +243,7 @@ impl<'src> Parser<'src> {
     }
 
     fn comparison(&mut self) -> Result<Comparison, ParseError> {
+        self.terms += 1;
         let left = self.operand(Expect::Condition)?;
         let op = self.operator()?;
         let right = self.operand(Expect::Operand)?;
@@ -294,6 +330,7 @@ impl<'src> Parser<'src> {
                 Some(TokenKind::Comma) => self.position += 1,
                 Some(TokenKind::CloseBracket) => {
                     self.position += 1;
+                    self.list_items += items.len();
                     return Ok(Literal::Array(items));
                 }
                 _ => return Err(self.unexpected(Expect::ArrayNext)),
@@ -506,11 +543,99 @@ mod tests {
 
     #[test]
     fn long_chains_do_not_recurse() {
-        let chain = vec!["a == 1"; 20_000].join(" OR ");
+        let chain = vec!["a == 1"; MAX_TERMS].join(" OR ");
         match parse(&chain).expect("parses") {
-            Expr::Or(items) => assert_eq!(items.len(), 20_000),
+            Expr::Or(items) => assert_eq!(items.len(), MAX_TERMS),
             other => panic!("expected one OR node, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursing() {
+        // Far past the byte limit: refused before lexing.
+        let huge = format!("{}a == 1{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(matches!(
+            parse(&huge).expect_err("too long").kind,
+            ParseErrorKind::TooLong { bytes } if bytes == huge.len()
+        ));
+        // Within the byte limit but far past the nesting limit: the parser stops at the
+        // first parenthesis too many instead of recursing on.
+        let open = MAX_EXPRESSION_BYTES / 2 - 8;
+        let deep = format!("{}a == 1{}", "(".repeat(open), ")".repeat(open));
+        assert!(deep.len() <= MAX_EXPRESSION_BYTES);
+        let error = parse(&deep).expect_err("too deep");
+        assert_eq!(error.kind, ParseErrorKind::TooDeep);
+        assert_eq!(error.span, Span::new(MAX_NESTING, MAX_NESTING + 1));
+        // Unclosed, as a fuzzer would send it.
+        assert!(parse(&"(".repeat(MAX_EXPRESSION_BYTES)).is_err());
+    }
+
+    #[test]
+    fn length_is_bounded() {
+        let at_limit = format!("a == '{}'", "x".repeat(MAX_EXPRESSION_BYTES - 7));
+        assert_eq!(at_limit.len(), MAX_EXPRESSION_BYTES);
+        assert!(parse(&at_limit).is_ok());
+        let over = format!("a == '{}'", "x".repeat(MAX_EXPRESSION_BYTES - 6));
+        let error = parse(&over).expect_err("too long");
+        assert_eq!(
+            error.kind,
+            ParseErrorKind::TooLong {
+                bytes: MAX_EXPRESSION_BYTES + 1
+            }
+        );
+        assert!(
+            error.to_string().contains("the limit is 8192 bytes"),
+            "{error}"
+        );
+        assert!(parse_key_path(&format!("task.{}", "a".repeat(MAX_EXPRESSION_BYTES))).is_err());
+    }
+
+    #[test]
+    fn terms_are_bounded() {
+        let over = vec!["a == 1"; MAX_TERMS + 1].join(" OR ");
+        assert!(over.len() <= MAX_EXPRESSION_BYTES);
+        let error = parse(&over).expect_err("too many terms");
+        assert_eq!(
+            error.kind,
+            ParseErrorKind::TooManyTerms {
+                terms: MAX_TERMS + 1
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "expression has {} terms; the limit is {MAX_TERMS}",
+                MAX_TERMS + 1
+            )
+        );
+        assert!(error.kind.is_limit());
+        // Grouping does not hide terms.
+        let grouped = format!("({over}) AND b == 2");
+        assert!(matches!(
+            parse(&grouped).expect_err("too many").kind,
+            ParseErrorKind::TooManyTerms { terms } if terms == MAX_TERMS + 2
+        ));
+    }
+
+    #[test]
+    fn lists_are_bounded() {
+        let list = |n: usize| format!("x IN [{}]", vec!["1"; n].join(","));
+        assert!(parse(&list(MAX_LIST_ITEMS)).is_ok());
+        let source = list(MAX_LIST_ITEMS + 1);
+        let error = parse(&source).expect_err("list too long");
+        assert_eq!(
+            error.kind,
+            ParseErrorKind::ListTooLong {
+                items: MAX_LIST_ITEMS + 1
+            }
+        );
+        assert_eq!(error.span, Span::new(0, source.len()));
+        // The bound is on all lists together.
+        let half = format!("x IN [{}]", vec!["1"; MAX_LIST_ITEMS / 2 + 1].join(","));
+        assert!(matches!(
+            parse(&format!("{half} OR {half}")).expect_err("too many").kind,
+            ParseErrorKind::ListTooLong { items } if items == MAX_LIST_ITEMS + 2
+        ));
     }
 
     #[test]

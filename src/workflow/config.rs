@@ -13,7 +13,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::expr::{parse_key_path, Expression, FilterScope, KeyPath, ParseError, Root, TimeOfDay};
+use crate::expr::{
+    parse_key_path, Expression, FilterScope, KeyPath, ParseError, Root, TimeOfDay,
+    MAX_WORKFLOW_TARGETS,
+};
 
 use super::eligibility::{OrderBy, QueueDef};
 
@@ -350,6 +353,11 @@ pub enum ConfigErrorKind {
         /// The parser's error (span into `source`).
         error: ParseError,
     },
+    /// More targets, all filters together, than [`MAX_WORKFLOW_TARGETS`].
+    TooManyTargets {
+        /// How many there are.
+        count: usize,
+    },
     /// `queue` is not the SID of a known queue.
     UnknownQueue {
         /// The value as written.
@@ -390,6 +398,9 @@ impl fmt::Display for ConfigErrorKind {
                 "expected a task attribute such as \"task.agent_sid\", found {value:?}"
             ),
             ConfigErrorKind::BadOrderBy { problem } => write!(f, "bad order_by: {problem}"),
+            // A refusal for size names the limit; echoing the source would repeat the
+            // very text that was too big.
+            ConfigErrorKind::Expression { error, .. } if error.kind.is_limit() => error.fmt(f),
             ConfigErrorKind::Expression { source, error } => {
                 let (line, column) = error.line_column(source);
                 if line == 1 {
@@ -398,6 +409,10 @@ impl fmt::Display for ConfigErrorKind {
                     write!(f, "bad expression {source:?}: {error} (line {line}, column {column})")
                 }
             }
+            ConfigErrorKind::TooManyTargets { count } => write!(
+                f,
+                "workflow has {count} targets across its filters; the limit is {MAX_WORKFLOW_TARGETS}"
+            ),
             ConfigErrorKind::UnknownQueue {
                 queue,
                 sid_for_name: Some(sid),
@@ -986,6 +1001,12 @@ impl Decoder<'_> {
         let mut compiled_filters = Vec::new();
         match routing.get("filters") {
             None | Some(Value::Null) => {}
+            Some(Value::Array(items)) if total_targets(items) > MAX_WORKFLOW_TARGETS => self.error(
+                "task_routing.filters",
+                ConfigErrorKind::TooManyTargets {
+                    count: total_targets(items),
+                },
+            ),
             Some(Value::Array(items)) => {
                 for (index, item) in items.iter().enumerate() {
                     let path = format!("task_routing.filters[{index}]");
@@ -1026,6 +1047,16 @@ impl Decoder<'_> {
             warnings: Vec::new(),
         })
     }
+}
+
+/// How many targets the filters hold together (what is not an array counts as none; the
+/// decoder reports it).
+fn total_targets(filters: &[Value]) -> usize {
+    filters
+        .iter()
+        .filter_map(|filter| filter.get("targets")?.as_array())
+        .map(Vec::len)
+        .sum()
 }
 
 /// `path.key`, or `key` at the root.

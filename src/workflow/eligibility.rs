@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::expr::{
     lookup_json, Expression, KeyPath, MemberScope, ParseError, QueueCounts, Root, SkipScope,
-    TargetScope, TimeOfDay, WorkerView,
+    TargetScope, TimeOfDay, WorkerView, MAX_ORDER_BY_CLAUSES,
 };
 
 use super::config::{CompiledStep, KnownBy};
@@ -346,6 +346,12 @@ impl OrderBy {
     /// Parse `worker.finance ASC, worker.support DESC`. A clause without direction is
     /// ascending (UNCONFIRMED; docs always write one).
     pub fn parse(text: &str) -> Result<OrderBy, String> {
+        let count = text.split(',').count();
+        if count > MAX_ORDER_BY_CLAUSES {
+            return Err(format!(
+                "{count} clauses; the limit is {MAX_ORDER_BY_CLAUSES}"
+            ));
+        }
         let mut clauses = Vec::new();
         for clause in text.split(',') {
             let mut words = clause.split_whitespace();
@@ -497,6 +503,21 @@ mod tests {
         let mut workers = [worker("a", &text), worker("b", &number)];
         assert!(!order.sort(&mut workers));
         assert_eq!(workers.map(|w| w.sid), ["a", "b"]);
+    }
+
+    #[test]
+    fn order_by_clauses_are_bounded() {
+        let clauses = |n: usize| vec!["worker.a DESC"; n].join(", ");
+        let order = OrderBy::parse(&clauses(MAX_ORDER_BY_CLAUSES)).expect("at the limit");
+        assert_eq!(order.clauses().len(), MAX_ORDER_BY_CLAUSES);
+        let error = OrderBy::parse(&clauses(MAX_ORDER_BY_CLAUSES + 1)).expect_err("over");
+        assert_eq!(
+            error,
+            format!(
+                "{} clauses; the limit is {MAX_ORDER_BY_CLAUSES}",
+                MAX_ORDER_BY_CLAUSES + 1
+            )
+        );
     }
 
     #[test]

@@ -109,6 +109,11 @@ pub(crate) fn fail(
 ///   |              ^
 /// ```
 pub fn render_parse_error(source: &str, error: &ParseError) -> String {
+    // A refusal for size is about the whole text: no line to show, and echoing a huge
+    // source under carets would only bury the message.
+    if error.kind.is_limit() {
+        return format!("error: {error}\n");
+    }
     let (line_number, column) = error.line_column(source);
     let line = source.split('\n').nth(line_number - 1).unwrap_or("");
     let line = line.strip_suffix('\r').unwrap_or(line);

@@ -198,6 +198,9 @@ fn load_queues(value: &str) -> Result<Vec<QueueDef>, String> {
             let target_workers = field("target_workers")?;
             let target_workers = TargetWorkers::from_field(target_workers.as_deref()).map_err(|error| {
                 let source = target_workers.as_deref().unwrap_or_default();
+                if error.kind.is_limit() {
+                    return format!("{label} ({friendly_name}): target_workers {error}");
+                }
                 let (_, column) = error.line_column(source);
                 format!(
                     "{label} ({friendly_name}): target_workers {source:?}: {error} (column {column})"

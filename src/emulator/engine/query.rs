@@ -365,11 +365,9 @@ pub fn queues<'a>(
     Ok(apply_ordering(items, params.ordering.as_deref()))
 }
 
-/// Whether a queue's `target_workers` admits a bare attributes document.
+/// Whether a queue's `target_workers` admits a bare attributes document. Uses the rule
+/// compiled when the queue was written, so listing costs no parsing.
 fn admits_document(queue: &TaskQueue, attributes: &Value) -> bool {
-    let Ok(target) = TargetWorkers::from_field(Some(&queue.target_workers)) else {
-        return false;
-    };
     let view = WorkerView {
         sid: "",
         friendly_name: "",
@@ -379,7 +377,7 @@ fn admits_document(queue: &TaskQueue, attributes: &Value) -> bool {
         attributes,
         channels: &[],
     };
-    target.admits(&view)
+    queue.def.target_workers.admits(&view)
 }
 
 /// Workers, filtered.

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::error::EngineError;
 use super::state::{Millis, Workspace};
-use crate::expr::Expression;
+use crate::expr::{Expression, ParseError};
 use crate::workflow::{CompiledWorkflow, QueueDef, TargetWorkers};
 
 /// Longest attributes document TaskRouter stores, whitespace included (WIRE.md §1.9).
@@ -33,20 +33,28 @@ pub fn attributes(text: &str) -> Result<Value, EngineError> {
     Ok(value)
 }
 
-/// A queue's `TargetWorkers`: empty (nobody) or a valid expression.
+/// A queue's `TargetWorkers`: empty (nobody) or a valid expression within the bounds of
+/// [`crate::expr::limits`].
 pub fn target_workers(text: &str) -> Result<(), EngineError> {
     TargetWorkers::from_field(Some(text))
         .map(|_| ())
-        .map_err(|err| {
-            EngineError::bad_request(format!("Invalid TargetWorkers expression {text:?}: {err}"))
-        })
+        .map_err(|err| expression_error("TargetWorkers", text, &err))
 }
 
 /// An expression-valued filter (`EvaluateTaskAttributes`, `TargetWorkersExpression`).
 pub fn expression(name: &str, text: &str) -> Result<Expression, EngineError> {
-    Expression::compile(text).map_err(|err| {
+    Expression::compile(text).map_err(|err| expression_error(name, text, &err))
+}
+
+/// The 400 for an expression parameter `name` that does not compile. A refusal for size
+/// names the parameter and the limit ("TargetWorkers expression has 300 terms; the limit
+/// is 256") and leaves the oversized text out.
+fn expression_error(name: &str, text: &str, err: &ParseError) -> EngineError {
+    if err.kind.is_limit() {
+        EngineError::bad_request(format!("Invalid {name}: {name} {err}"))
+    } else {
         EngineError::bad_request(format!("Invalid {name} expression {text:?}: {err}"))
-    })
+    }
 }
 
 /// A workflow `Configuration`, checked against the workspace's queues.
