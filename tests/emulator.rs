@@ -1124,84 +1124,18 @@ fn the_cli_works_against_the_emulator() {
 /// `trctl emulator --port 0 --state FILE` as a child process, killed (by its own PID)
 /// when dropped.
 #[cfg(unix)]
-struct StatefulEmulator {
-    child: std::process::Child,
-    url: String,
-    banner: String,
-}
-
-#[cfg(unix)]
-impl StatefulEmulator {
-    fn start(dir: &std::path::Path, state: &std::path::Path, extra: &[&str]) -> StatefulEmulator {
-        use std::io::{BufRead, BufReader};
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("trctl"))
-            .env_clear()
-            .env("HOME", dir)
+fn stateful_emulator(
+    dir: &std::path::Path,
+    state: &std::path::Path,
+    extra: &[&str],
+) -> common::ServerProcess {
+    common::ServerProcess::start_with(|command| {
+        command
             .current_dir(dir)
-            .args(["emulator", "--port", "0", "--state"])
+            .args(["emulator", "--state"])
             .arg(state)
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        // The banner ends with "press Ctrl-C to stop"; EOF means it did not start.
-        while !banner.contains("press Ctrl-C") {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).unwrap() == 0 {
-                let _ = child.kill();
-                panic!("the emulator did not start: {banner}");
-            }
-            banner.push_str(&line);
-        }
-        let url = banner
-            .lines()
-            .next()
-            .and_then(|line| line.rsplit(' ').next())
-            .unwrap()
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{banner}");
-        StatefulEmulator { child, url, banner }
-    }
-
-    fn client(&self) -> Client {
-        Client::builder(trctl::api::Credentials {
-            username: EMULATOR_ACCOUNT.into(),
-            password: trctl::api::Secret::new(EMULATOR_TOKEN),
-        })
-        .base_url(&self.url)
-        .build()
-        .unwrap()
-    }
-
-    /// Send `signal` (TERM or KILL) to this child only and wait for it to end.
-    fn stop(mut self, signal: &str) -> std::process::ExitStatus {
-        let sent = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(std::time::Instant::now() < deadline, "did not stop");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-}
-
-#[cfg(unix)]
-impl Drop for StatefulEmulator {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+            .args(extra);
+    })
 }
 
 #[cfg(unix)]
@@ -1261,10 +1195,10 @@ fn client_base(client: &Client) -> String {
 /// until its original deadline (or timed out at start when that passed while it was
 /// down), and new routing.
 #[cfg(unix)]
-async fn state_survives(signal: &str, down_past_the_deadline: bool) {
+async fn state_survives(signal: libc::c_int, down_past_the_deadline: bool) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("emulator-state.json");
-    let first = StatefulEmulator::start(dir.path(), &file, &[]);
+    let first = stateful_emulator(dir.path(), &file, &[]);
     assert!(
         first.banner.contains("(new: written at the first change)"),
         "{}",
@@ -1369,7 +1303,7 @@ async fn state_survives(signal: &str, down_past_the_deadline: bool) {
     // Past the debounce, so even SIGKILL finds everything saved.
     tokio::time::sleep(std::time::Duration::from_millis(900)).await;
     let status = first.stop(signal);
-    if signal == "TERM" {
+    if signal == libc::SIGTERM {
         assert!(status.success(), "{status:?}");
     }
     let saved = std::fs::read(&file).unwrap();
@@ -1389,7 +1323,7 @@ async fn state_survives(signal: &str, down_past_the_deadline: bool) {
             .await;
     }
 
-    let second = StatefulEmulator::start(dir.path(), &file, &[]);
+    let second = stateful_emulator(dir.path(), &file, &[]);
     assert!(
         second.banner.contains("(restored, 1 workspace)"),
         "{}",
@@ -1458,26 +1392,26 @@ async fn state_survives(signal: &str, down_past_the_deadline: bool) {
             && timed_out < std::time::Duration::from_millis(7_500),
         "timed out {timed_out:?} after it was made"
     );
-    let status = second.stop("TERM");
+    let status = second.stop(libc::SIGTERM);
     assert!(status.success());
 }
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn state_survives_sigterm_and_routing_carries_on() {
-    state_survives("TERM", false).await;
+    state_survives(libc::SIGTERM, false).await;
 }
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn state_survives_sigkill() {
-    state_survives("KILL", false).await;
+    state_survives(libc::SIGKILL, false).await;
 }
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn timers_due_while_down_fire_at_start() {
-    state_survives("KILL", true).await;
+    state_survives(libc::SIGKILL, true).await;
 }
 
 #[cfg(unix)]
@@ -1485,7 +1419,7 @@ async fn timers_due_while_down_fire_at_start() {
 async fn a_manual_clock_resumes_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("manual.json");
-    let first = StatefulEmulator::start(dir.path(), &file, &["--clock", "manual"]);
+    let first = stateful_emulator(dir.path(), &file, &["--clock", "manual"]);
     let client = first.client();
     created(&client, "/v1/Workspaces", &[("FriendlyName", "Frozen")]).await;
     let (status, moved) = raw(
@@ -1496,8 +1430,8 @@ async fn a_manual_clock_resumes_where_it_stopped() {
     )
     .await;
     assert_eq!(status, 200);
-    assert!(first.stop("TERM").success());
-    let second = StatefulEmulator::start(dir.path(), &file, &["--clock", "manual"]);
+    assert!(first.stop(libc::SIGTERM).success());
+    let second = stateful_emulator(dir.path(), &file, &["--clock", "manual"]);
     let now = get(&second.client(), "/trctl/clock").await;
     assert_eq!(
         now["now_ms"], moved["now_ms"],

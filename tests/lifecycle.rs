@@ -122,6 +122,18 @@ async fn quickstart(client: Client, callback_url: &str, event_url: Option<&str>)
 }
 
 impl Quickstart {
+    /// Give the workflow a fallback assignment callback URL.
+    async fn set_fallback(&self, url: &str) {
+        let params = UpdateWorkflowParams {
+            fallback_assignment_callback_url: Some(url.to_string()),
+            ..Default::default()
+        };
+        self.client
+            .update_workflow(&self.ws, &self.workflow, &params)
+            .await
+            .unwrap();
+    }
+
     async fn set_activity(&self, activity: &str) {
         let params = UpdateWorkerParams {
             activity_sid: Some(activity.into()),
@@ -281,14 +293,7 @@ async fn a_failing_callback_falls_back_and_a_manual_clock_times_the_reservation_
         None,
     )
     .await;
-    let params = UpdateWorkflowParams {
-        fallback_assignment_callback_url: Some(format!("{}/fallback", fallback.url)),
-        ..Default::default()
-    };
-    q.client
-        .update_workflow(&q.ws, &q.workflow, &params)
-        .await
-        .unwrap();
+    q.set_fallback(&format!("{}/fallback", fallback.url)).await;
     q.set_activity(&q.available).await;
     let task = q.task().await;
     eventually("the fallback callback", async || {
@@ -555,14 +560,7 @@ async fn an_oversized_callback_reply_is_a_failed_callback_and_the_fallback_answe
         None,
     )
     .await;
-    let params = UpdateWorkflowParams {
-        fallback_assignment_callback_url: Some(format!("{}/fallback", fallback.url)),
-        ..Default::default()
-    };
-    q.client
-        .update_workflow(&q.ws, &q.workflow, &params)
-        .await
-        .unwrap();
+    q.set_fallback(&format!("{}/fallback", fallback.url)).await;
     q.set_activity(&q.available).await;
     let task = q.task().await;
     eventually("the fallback's accept", async || {

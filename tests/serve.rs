@@ -870,39 +870,29 @@ async fn exec_over_the_bound_is_answered_at_once() {
 #[cfg(unix)]
 #[test]
 fn binary_serve_exec_leaves_no_process_behind() {
-    use std::io::{BufRead, BufReader};
+    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let groups = dir.path().join("groups");
     std::fs::create_dir(&groups).unwrap();
     let command = format!("sleep 100 & echo > '{}'/$$; sleep 100", groups.display());
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("trctl"))
-        .env_clear()
-        .env("HOME", dir.path())
-        .env("TWILIO_AUTH_TOKEN", TOKEN)
-        .current_dir(dir.path())
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--log-json",
-            "--exec-timeout-ms",
-            "1500",
-        ])
-        .args(["--exec", &command])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let base = first.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{first}");
+    let mut server = common::ServerProcess::start_with(|child| {
+        child
+            .env("TWILIO_AUTH_TOKEN", TOKEN)
+            .args(["serve", "--log-json", "--exec-timeout-ms", "1500"])
+            .args(["--exec", &command])
+            .stderr(std::process::Stdio::piped());
+    });
+    let mut stderr_pipe = server.child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr_pipe.read_to_string(&mut text);
+        text
+    });
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let plan = Plan::new(
         CallbackKind::Assignment,
-        &format!("{base}/assignment_callback"),
+        &format!("{}/assignment_callback", server.url),
         TOKEN,
     );
     let in_flight = runtime.spawn(async move { trigger_once(&plan).await });
@@ -910,13 +900,11 @@ fn binary_serve_exec_leaves_no_process_behind() {
     let _cleanup = KillGroupsOnPanic(started.clone());
 
     let stopping = std::time::Instant::now();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{output:?}");
+    server.terminate();
+    let status = server
+        .wait_for_exit(Duration::from_secs(10))
+        .expect("serve still running 10 s after SIGTERM");
+    assert!(status.success(), "{status:?}");
     assert!(
         stopping.elapsed() < Duration::from_secs(10),
         "{:?}",
@@ -926,7 +914,7 @@ fn binary_serve_exec_leaves_no_process_behind() {
     for pgid in started {
         assert!(group_gone(pgid), "process group {pgid} survived serve");
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stderr_reader.join().unwrap();
     let line = stderr
         .lines()
         .find(|line| line.starts_with('{'))

@@ -484,63 +484,87 @@ pub fn hostile_body_server(head: &'static str, endless: bool) -> String {
     url
 }
 
-/// A `trctl` server process (`emulator` or `serve`) started with `args` on port 0; its
-/// URL is read from the banner. Dropping it kills the process (only this one, by PID).
+/// A `trctl` server process (`emulator` or `serve`) on port 0; its URL is read from the
+/// banner. Dropping it kills the process (only this one, by PID).
 pub struct ServerProcess {
     pub child: std::process::Child,
     pub url: String,
     pub addr: std::net::SocketAddr,
+    /// The banner up to its last line ("press Ctrl-C to stop").
+    pub banner: String,
     _home: tempfile::TempDir,
 }
 
 impl ServerProcess {
+    /// `trctl ARGS --port 0` with an empty environment and a fresh HOME.
     pub fn start(args: &[&str]) -> ServerProcess {
+        ServerProcess::start_with(|command| {
+            command.args(args);
+        })
+    }
+
+    /// `trctl` set up by `configure` (arguments, environment, working directory,
+    /// stderr), with `--port 0` added, an empty environment and a fresh HOME.
+    pub fn start_with(configure: impl FnOnce(&mut std::process::Command)) -> ServerProcess {
         use std::io::BufRead;
         let home = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trctl"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trctl"));
+        command
             .env_clear()
             .env("HOME", home.path())
             .current_dir(home.path())
-            .args(args)
-            .args(["--port", "0"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(std::process::Stdio::null());
+        configure(&mut command);
+        let mut child = command.args(["--port", "0"]).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("the server exited before printing its URL")
-                .unwrap();
-            if let Some(at) = line.find("http://127.0.0.1:") {
-                let url: String = line[at..]
-                    .chars()
-                    .take_while(|c| !c.is_whitespace())
-                    .collect();
-                break url;
+        let mut banner = String::new();
+        while !banner.contains("press Ctrl-C") {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    banner.push_str(&line);
+                    banner.push('\n');
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("the server exited before its banner ended: {banner}");
+                }
             }
-        };
-        // Keep reading the banner so the process never blocks on a full pipe.
+        }
+        // Keep reading so the process never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
+        let at = banner
+            .find("http://127.0.0.1:")
+            .unwrap_or_else(|| panic!("no URL in the banner: {banner}"));
+        let url: String = banner[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
         let addr = url.trim_start_matches("http://").parse().unwrap();
         ServerProcess {
             child,
             url,
             addr,
+            banner,
             _home: home,
+        }
+    }
+
+    /// Send `signal` (e.g. `libc::SIGTERM`) to this process only.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill with a PID this test started and still owns.
+        unsafe {
+            libc::kill(pid, signal);
         }
     }
 
     /// Send SIGTERM (to this process only).
     pub fn terminate(&self) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill with a PID this test started and still owns.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
+        self.signal(libc::SIGTERM);
     }
 
     /// Wait up to `limit` for the process to exit; its status, or `None` if it is
@@ -558,12 +582,32 @@ impl ServerProcess {
         }
         None
     }
+
+    /// Send `signal` and wait (up to 20 s) for the process to end.
+    pub fn stop(mut self, signal: libc::c_int) -> std::process::ExitStatus {
+        self.signal(signal);
+        self.wait_for_exit(std::time::Duration::from_secs(20))
+            .expect("the server did not stop within 20 s")
+    }
+
+    /// A client with the emulator's development credentials.
+    pub fn client(&self) -> trctl::api::Client {
+        trctl::api::Client::builder(trctl::api::Credentials {
+            username: EMULATOR_ACCOUNT.into(),
+            password: trctl::api::Secret::new(EMULATOR_TOKEN),
+        })
+        .base_url(&self.url)
+        .build()
+        .unwrap()
+    }
 }
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
