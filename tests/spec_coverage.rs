@@ -61,7 +61,7 @@ fn generated_code_matches_the_spec() {
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
-    // The generated test declares `mod common;`, which rustfmt follows.
+    // The generated test declares `mod common;` (at ../common), which rustfmt follows.
     std::fs::create_dir_all(out.path().join("tests/common")).unwrap();
     std::fs::copy(
         root.join("tests/common/mod.rs"),
@@ -79,7 +79,7 @@ fn generated_code_matches_the_spec() {
     };
     assert!(status.success(), "scripts/gen_api.py failed");
     let mut stale = Vec::new();
-    for dir in ["src/api/resources", "tests/fixtures/responses"] {
+    for dir in ["src/api/generated/resources", "tests/fixtures/responses"] {
         for entry in std::fs::read_dir(out.path().join(dir)).unwrap() {
             let name = entry.unwrap().file_name();
             let relative = Path::new(dir).join(&name);
@@ -87,9 +87,9 @@ fn generated_code_matches_the_spec() {
         }
     }
     for file in [
-        "src/api/operations.rs",
-        "src/cli/params.rs",
-        "tests/operations.rs",
+        "src/api/generated/operations.rs",
+        "src/cli/generated/params.rs",
+        "tests/generated/operations.rs",
     ] {
         compare(root, out.path(), Path::new(file), &mut stale);
     }

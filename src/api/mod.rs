@@ -8,11 +8,10 @@
 //! environment or files: the CLI resolves configuration and hands it over.
 
 pub mod error;
-pub mod operations;
+pub mod generated;
 pub mod page;
 pub mod params;
 pub mod received;
-pub mod resources;
 pub mod sid;
 
 use std::fmt;
@@ -23,6 +22,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 pub use error::{ApiError, Error};
+pub use generated::{operations, resources};
 pub use operations::{Operation, OPERATIONS};
 pub use page::{Meta, Page};
 pub use params::ParamError;

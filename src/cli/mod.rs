@@ -9,9 +9,9 @@
 pub mod cmd;
 pub mod config;
 pub mod error;
+pub mod generated;
 pub mod input;
 pub mod output;
-pub mod params;
 pub mod resolve;
 pub mod server_flags;
 
@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 pub use error::CliError;
+pub use generated::params;
 
 use crate::api::{Client, Received};
 use config::GlobalArgs;

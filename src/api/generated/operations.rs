@@ -5,7 +5,7 @@
 //! the JSON as sent), plus the table of all operations.
 
 use super::resources::*;
-use super::{Client, Error, Page, Received, RequestBody};
+use crate::api::{Client, Error, Page, Received, RequestBody};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
@@ -412,8 +412,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Activities/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -444,8 +444,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Activities/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(
             Method::POST,
@@ -460,8 +460,8 @@ impl Client {
     pub async fn delete_activity(&self, workspace_sid: &str, sid: &str) -> Result<(), Error> {
         let path = format!(
             "/v1/Workspaces/{}/Activities/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_empty(Method::DELETE, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -489,7 +489,7 @@ impl Client {
     ) -> Result<Page<T>, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Activities",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_page(Method::GET, &path, params.to_pairs(), "activities")
             .await
@@ -517,7 +517,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Activities",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::POST,
@@ -547,8 +547,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Events/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -574,7 +574,10 @@ impl Client {
         workspace_sid: &str,
         params: &ListEventParams,
     ) -> Result<Page<T>, Error> {
-        let path = format!("/v1/Workspaces/{}/Events", super::segment(workspace_sid));
+        let path = format!(
+            "/v1/Workspaces/{}/Events",
+            crate::api::segment(workspace_sid)
+        );
         self.request_page(Method::GET, &path, params.to_pairs(), "events")
             .await
     }
@@ -597,8 +600,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Tasks/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -629,8 +632,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Tasks/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(
             Method::POST,
@@ -650,8 +653,8 @@ impl Client {
     ) -> Result<(), Error> {
         let path = format!(
             "/v1/Workspaces/{}/Tasks/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_empty(
             Method::DELETE,
@@ -683,7 +686,10 @@ impl Client {
         workspace_sid: &str,
         params: &ListTaskParams,
     ) -> Result<Page<T>, Error> {
-        let path = format!("/v1/Workspaces/{}/Tasks", super::segment(workspace_sid));
+        let path = format!(
+            "/v1/Workspaces/{}/Tasks",
+            crate::api::segment(workspace_sid)
+        );
         self.request_page(Method::GET, &path, params.to_pairs(), "tasks")
             .await
     }
@@ -708,7 +714,10 @@ impl Client {
         workspace_sid: &str,
         params: &CreateTaskParams,
     ) -> Result<T, Error> {
-        let path = format!("/v1/Workspaces/{}/Tasks", super::segment(workspace_sid));
+        let path = format!(
+            "/v1/Workspaces/{}/Tasks",
+            crate::api::segment(workspace_sid)
+        );
         self.request_json(
             Method::POST,
             &path,
@@ -741,8 +750,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskChannels/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -775,8 +784,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskChannels/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(
             Method::POST,
@@ -791,8 +800,8 @@ impl Client {
     pub async fn delete_task_channel(&self, workspace_sid: &str, sid: &str) -> Result<(), Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskChannels/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_empty(Method::DELETE, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -820,7 +829,7 @@ impl Client {
     ) -> Result<Page<T>, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskChannels",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_page(Method::GET, &path, params.to_pairs(), "channels")
             .await
@@ -848,7 +857,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskChannels",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::POST,
@@ -882,8 +891,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -914,8 +923,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(
             Method::POST,
@@ -930,8 +939,8 @@ impl Client {
     pub async fn delete_task_queue(&self, workspace_sid: &str, sid: &str) -> Result<(), Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_empty(Method::DELETE, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -959,7 +968,7 @@ impl Client {
     ) -> Result<Page<T>, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_page(Method::GET, &path, params.to_pairs(), "task_queues")
             .await
@@ -987,7 +996,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::POST,
@@ -1023,7 +1032,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues/RealTimeStatistics",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::POST,
@@ -1062,8 +1071,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues/{}/CumulativeStatistics",
-            super::segment(workspace_sid),
-            super::segment(task_queue_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(task_queue_sid)
         );
         self.request_json(
             Method::GET,
@@ -1102,8 +1111,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues/{}/RealTimeStatistics",
-            super::segment(workspace_sid),
-            super::segment(task_queue_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(task_queue_sid)
         );
         self.request_json(
             Method::GET,
@@ -1142,8 +1151,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues/{}/Statistics",
-            super::segment(workspace_sid),
-            super::segment(task_queue_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(task_queue_sid)
         );
         self.request_json(
             Method::GET,
@@ -1179,7 +1188,7 @@ impl Client {
     ) -> Result<Page<T>, Error> {
         let path = format!(
             "/v1/Workspaces/{}/TaskQueues/Statistics",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_page(
             Method::GET,
@@ -1217,8 +1226,8 @@ impl Client {
     ) -> Result<Page<T>, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Tasks/{}/Reservations",
-            super::segment(workspace_sid),
-            super::segment(task_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(task_sid)
         );
         self.request_page(Method::GET, &path, params.to_pairs(), "reservations")
             .await
@@ -1251,9 +1260,9 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Tasks/{}/Reservations/{}",
-            super::segment(workspace_sid),
-            super::segment(task_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(task_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -1289,9 +1298,9 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Tasks/{}/Reservations/{}",
-            super::segment(workspace_sid),
-            super::segment(task_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(task_sid),
+            crate::api::segment(sid)
         );
         self.request_json(
             Method::POST,
@@ -1323,7 +1332,10 @@ impl Client {
         workspace_sid: &str,
         params: &ListWorkerParams,
     ) -> Result<Page<T>, Error> {
-        let path = format!("/v1/Workspaces/{}/Workers", super::segment(workspace_sid));
+        let path = format!(
+            "/v1/Workspaces/{}/Workers",
+            crate::api::segment(workspace_sid)
+        );
         self.request_page(Method::GET, &path, params.to_pairs(), "workers")
             .await
     }
@@ -1348,7 +1360,10 @@ impl Client {
         workspace_sid: &str,
         params: &CreateWorkerParams,
     ) -> Result<T, Error> {
-        let path = format!("/v1/Workspaces/{}/Workers", super::segment(workspace_sid));
+        let path = format!(
+            "/v1/Workspaces/{}/Workers",
+            crate::api::segment(workspace_sid)
+        );
         self.request_json(
             Method::POST,
             &path,
@@ -1377,8 +1392,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -1409,8 +1424,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(
             Method::POST,
@@ -1430,8 +1445,8 @@ impl Client {
     ) -> Result<(), Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_empty(
             Method::DELETE,
@@ -1470,8 +1485,8 @@ impl Client {
     ) -> Result<Page<T>, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}/Channels",
-            super::segment(workspace_sid),
-            super::segment(worker_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(worker_sid)
         );
         self.request_page(Method::GET, &path, params.to_pairs(), "channels")
             .await
@@ -1504,9 +1519,9 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}/Channels/{}",
-            super::segment(workspace_sid),
-            super::segment(worker_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(worker_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -1542,9 +1557,9 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}/Channels/{}",
-            super::segment(workspace_sid),
-            super::segment(worker_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(worker_sid),
+            crate::api::segment(sid)
         );
         self.request_json(
             Method::POST,
@@ -1583,8 +1598,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}/Statistics",
-            super::segment(workspace_sid),
-            super::segment(worker_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(worker_sid)
         );
         self.request_json(
             Method::GET,
@@ -1623,8 +1638,8 @@ impl Client {
     ) -> Result<Page<T>, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}/Reservations",
-            super::segment(workspace_sid),
-            super::segment(worker_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(worker_sid)
         );
         self.request_page(Method::GET, &path, params.to_pairs(), "reservations")
             .await
@@ -1657,9 +1672,9 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}/Reservations/{}",
-            super::segment(workspace_sid),
-            super::segment(worker_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(worker_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -1695,9 +1710,9 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/{}/Reservations/{}",
-            super::segment(workspace_sid),
-            super::segment(worker_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(worker_sid),
+            crate::api::segment(sid)
         );
         self.request_json(
             Method::POST,
@@ -1731,7 +1746,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/Statistics",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::GET,
@@ -1767,7 +1782,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/CumulativeStatistics",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::GET,
@@ -1803,7 +1818,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workers/RealTimeStatistics",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::GET,
@@ -1833,8 +1848,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workflows/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -1865,8 +1880,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workflows/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_json(
             Method::POST,
@@ -1881,8 +1896,8 @@ impl Client {
     pub async fn delete_workflow(&self, workspace_sid: &str, sid: &str) -> Result<(), Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workflows/{}",
-            super::segment(workspace_sid),
-            super::segment(sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(sid)
         );
         self.request_empty(Method::DELETE, &path, Vec::new(), RequestBody::None, None)
             .await
@@ -1908,7 +1923,10 @@ impl Client {
         workspace_sid: &str,
         params: &ListWorkflowParams,
     ) -> Result<Page<T>, Error> {
-        let path = format!("/v1/Workspaces/{}/Workflows", super::segment(workspace_sid));
+        let path = format!(
+            "/v1/Workspaces/{}/Workflows",
+            crate::api::segment(workspace_sid)
+        );
         self.request_page(Method::GET, &path, params.to_pairs(), "workflows")
             .await
     }
@@ -1933,7 +1951,10 @@ impl Client {
         workspace_sid: &str,
         params: &CreateWorkflowParams,
     ) -> Result<T, Error> {
-        let path = format!("/v1/Workspaces/{}/Workflows", super::segment(workspace_sid));
+        let path = format!(
+            "/v1/Workspaces/{}/Workflows",
+            crate::api::segment(workspace_sid)
+        );
         self.request_json(
             Method::POST,
             &path,
@@ -1971,8 +1992,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workflows/{}/CumulativeStatistics",
-            super::segment(workspace_sid),
-            super::segment(workflow_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(workflow_sid)
         );
         self.request_json(
             Method::GET,
@@ -2011,8 +2032,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workflows/{}/RealTimeStatistics",
-            super::segment(workspace_sid),
-            super::segment(workflow_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(workflow_sid)
         );
         self.request_json(
             Method::GET,
@@ -2051,8 +2072,8 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Workflows/{}/Statistics",
-            super::segment(workspace_sid),
-            super::segment(workflow_sid)
+            crate::api::segment(workspace_sid),
+            crate::api::segment(workflow_sid)
         );
         self.request_json(
             Method::GET,
@@ -2072,7 +2093,7 @@ impl Client {
         self.fetch_workspace_as(sid).await
     }
     async fn fetch_workspace_as<T: DeserializeOwned>(&self, sid: &str) -> Result<T, Error> {
-        let path = format!("/v1/Workspaces/{}", super::segment(sid));
+        let path = format!("/v1/Workspaces/{}", crate::api::segment(sid));
         self.request_json(Method::GET, &path, Vec::new(), RequestBody::None, None)
             .await
     }
@@ -2097,7 +2118,7 @@ impl Client {
         sid: &str,
         params: &UpdateWorkspaceParams,
     ) -> Result<T, Error> {
-        let path = format!("/v1/Workspaces/{}", super::segment(sid));
+        let path = format!("/v1/Workspaces/{}", crate::api::segment(sid));
         self.request_json(
             Method::POST,
             &path,
@@ -2109,7 +2130,7 @@ impl Client {
     }
     /// DELETE `/v1/Workspaces/{Sid}` (`DeleteWorkspace`).
     pub async fn delete_workspace(&self, sid: &str) -> Result<(), Error> {
-        let path = format!("/v1/Workspaces/{}", super::segment(sid));
+        let path = format!("/v1/Workspaces/{}", crate::api::segment(sid));
         self.request_empty(Method::DELETE, &path, Vec::new(), RequestBody::None, None)
             .await
     }
@@ -2188,7 +2209,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/CumulativeStatistics",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::GET,
@@ -2224,7 +2245,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/RealTimeStatistics",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::GET,
@@ -2260,7 +2281,7 @@ impl Client {
     ) -> Result<T, Error> {
         let path = format!(
             "/v1/Workspaces/{}/Statistics",
-            super::segment(workspace_sid)
+            crate::api::segment(workspace_sid)
         );
         self.request_json(
             Method::GET,
