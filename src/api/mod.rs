@@ -13,6 +13,7 @@ pub mod page;
 pub mod params;
 pub mod received;
 pub mod sid;
+pub mod wire;
 
 use std::fmt;
 use std::time::Duration;

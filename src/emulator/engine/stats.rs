@@ -256,11 +256,11 @@ pub fn cumulative(ws: &Workspace, scope: Scope<'_>, window: &Window) -> Map<Stri
     let mut map = Map::new();
     map.insert(
         "start_time".into(),
-        json!(super::super::http::encode::date(window.start)),
+        json!(crate::api::wire::format_date(window.start)),
     );
     map.insert(
         "end_time".into(),
-        json!(super::super::http::encode::date(window.end)),
+        json!(crate::api::wire::format_date(window.end)),
     );
     for (key, event_type) in [
         ("reservations_created", "reservation.created"),

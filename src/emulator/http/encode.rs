@@ -8,18 +8,8 @@ use crate::api::resources as model;
 use crate::emulator::engine::query;
 use crate::emulator::engine::state::*;
 
-/// `2014-05-14T18:50:02Z` (WIRE.md §2.2).
-pub fn date(millis: Millis) -> String {
-    let seconds = millis.div_euclid(1000);
-    match time::OffsetDateTime::from_unix_timestamp(seconds) {
-        Ok(moment) => {
-            let format =
-                time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-            moment.format(&format).unwrap_or_default()
-        }
-        Err(_) => String::new(),
-    }
-}
+/// `2014-05-14T18:50:02Z`: the wire date format, kept with the wire model.
+pub use crate::api::wire::format_date as date;
 
 fn links(pairs: &[(&str, String)]) -> Option<Value> {
     let mut map = Map::new();
