@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod generated;
+pub mod limits;
 pub mod page;
 pub mod params;
 pub mod received;

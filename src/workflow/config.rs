@@ -20,11 +20,7 @@ use crate::expr::{
 
 use super::eligibility::{OrderBy, QueueDef};
 
-/// Largest configuration TaskRouter accepts, in bytes (ROUTING.md §8: "1038576 bytes").
-pub const MAX_CONFIGURATION_BYTES: usize = 1_038_576;
-
-/// Largest task priority (2^31 − 1, ROUTING.md §2.4).
-pub const MAX_PRIORITY: u32 = 2_147_483_647;
+pub use crate::api::limits::{MAX_CONFIGURATION_BYTES, MAX_PRIORITY};
 
 /// A workflow configuration document.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -16,8 +16,8 @@ use crate::expr::TimeOfDay;
 
 use super::config::{CompiledStep, CompiledWorkflow};
 
-/// Default task TTL in seconds (ROUTING.md §6.3).
-pub const DEFAULT_TASK_TTL: u64 = 86_400;
+/// Default task TTL in seconds, as `workflow test` takes it.
+pub const DEFAULT_TASK_TTL: u64 = crate::api::limits::DEFAULT_TASK_TTL_SECONDS as u64;
 
 /// What to route.
 #[derive(Debug, Clone, Copy)]

@@ -11,19 +11,17 @@ use super::state::{
 };
 use super::validate;
 use super::{CallbackReply, Command, Effect, Reply, SidSource};
+use crate::api::limits;
 use crate::api::resources::*;
 use crate::workflow::{QueueDef, TargetWorkers};
 use std::sync::Arc;
 
-/// Longest task TTL TaskRouter accepts: two weeks (WIRE.md §1.9).
-const MAX_TASK_TIMEOUT: i64 = 1_209_600;
-/// Default task TTL.
-const DEFAULT_TASK_TIMEOUT: i64 = 86_400;
-/// Default and longest reservation timeout of a workflow.
-const DEFAULT_RESERVATION_TIMEOUT: i64 = 120;
-const MAX_RESERVATION_TIMEOUT: i64 = 86_400;
-/// Highest task priority.
-const MAX_PRIORITY: i64 = 2_147_483_647;
+// TaskRouter's limits and defaults (crate::api::limits), as the engine's integers.
+const MAX_TASK_TIMEOUT: i64 = limits::MAX_TASK_TTL_SECONDS as i64;
+const DEFAULT_TASK_TIMEOUT: i64 = limits::DEFAULT_TASK_TTL_SECONDS as i64;
+const DEFAULT_RESERVATION_TIMEOUT: i64 = limits::DEFAULT_RESERVATION_TIMEOUT_SECONDS as i64;
+const MAX_RESERVATION_TIMEOUT: i64 = limits::MAX_RESERVATION_TIMEOUT_SECONDS as i64;
+const MAX_PRIORITY: i64 = limits::MAX_PRIORITY as i64;
 
 /// The default activities of a new workspace, in Twilio's order (ROUTING.md §4.1).
 const DEFAULT_ACTIVITIES: [(&str, bool); 3] = [

@@ -15,10 +15,10 @@ use super::{Effect, EngineError};
 use crate::expr::{TimeOfDay, WorkerView};
 use crate::workflow::{CompiledStep, StepContext};
 
-/// TaskRouter cancels a task after this many pending→reserved transitions (§6.5).
-const MAX_ASSIGNMENTS: u32 = 1000;
+use crate::api::limits::MAX_ASSIGNMENTS;
 /// Reservation timeout for tasks that have no workflow (sent straight to a queue).
-const DEFAULT_RESERVATION_TIMEOUT_SECONDS: i64 = 120;
+const DEFAULT_RESERVATION_TIMEOUT_SECONDS: i64 =
+    crate::api::limits::DEFAULT_RESERVATION_TIMEOUT_SECONDS as i64;
 
 /// What a callback reply or REST update asks of a pending reservation.
 #[derive(Debug, Clone, PartialEq)]

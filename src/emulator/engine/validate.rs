@@ -9,10 +9,7 @@ use super::state::{Millis, Workspace};
 use crate::expr::{Expression, ParseError};
 use crate::workflow::{CompiledWorkflow, QueueDef, TargetWorkers};
 
-/// Longest attributes document TaskRouter stores, whitespace included (WIRE.md §1.9).
-pub const MAX_ATTRIBUTES_CHARS: usize = 4096;
-/// Largest workflow configuration (WIRE.md §1.9).
-pub const MAX_CONFIGURATION_BYTES: usize = 1_038_576;
+pub use crate::api::limits::{MAX_ATTRIBUTES_CHARS, MAX_CONFIGURATION_BYTES};
 
 /// A task's or worker's `Attributes`: a JSON object of at most 4096 characters.
 pub fn attributes(text: &str) -> Result<Value, EngineError> {
