@@ -1509,3 +1509,95 @@ fn an_unreadable_state_file_stops_the_start_and_is_left_alone() {
         .collect();
     assert_eq!(names.len(), 5, "no temporary file was left: {names:?}");
 }
+
+/// A fresh manual-clock emulator: queues Q1 and Q2 nobody serves, a workflow from
+/// `config(q1, q2)`, one task; then the clock advances by each of `advances` seconds.
+/// Returns the task as the API shows it.
+async fn walk_with_advances(config: fn(&str, &str) -> Value, advances: &[&str]) -> Value {
+    let emulator = EmulatorThread::manual();
+    let client = emulator.client();
+    let ws = workspace(&client, None).await;
+    let base = format!("/v1/Workspaces/{ws}");
+    let mut queues = Vec::new();
+    for name in ["Q1", "Q2"] {
+        let queue = created(
+            &client,
+            &format!("{base}/TaskQueues"),
+            &[("FriendlyName", name), ("TargetWorkers", "nobody == 1")],
+        )
+        .await;
+        queues.push(queue["sid"].as_str().unwrap().to_string());
+    }
+    let configuration = config(&queues[0], &queues[1]).to_string();
+    let workflow = created(
+        &client,
+        &format!("{base}/Workflows"),
+        &[("FriendlyName", "Walk"), ("Configuration", &configuration)],
+    )
+    .await;
+    let workflow = workflow["sid"].as_str().unwrap().to_string();
+    let task = created(
+        &client,
+        &format!("{base}/Tasks"),
+        &[("WorkflowSid", &workflow), ("Attributes", "{}")],
+    )
+    .await;
+    for seconds in advances {
+        let (status, body) = raw(
+            &client,
+            Method::POST,
+            "/trctl/clock/advance",
+            &[("Seconds", seconds)],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let path = format!("{base}/Tasks/{}", task["sid"].as_str().unwrap());
+    let (status, task) = raw(&client, Method::GET, &path, &[]).await;
+    assert_eq!(status, 200, "{task}");
+    // SIDs differ between emulators: keep what timers decide.
+    let queue_name = queues
+        .iter()
+        .position(|q| task["task_queue_sid"] == q.as_str())
+        .map(|i| format!("Q{}", i + 1));
+    json!({
+        "assignment_status": task["assignment_status"],
+        "reason": task["reason"],
+        "queue": queue_name,
+        "task_queue_entered_date": task["task_queue_entered_date"],
+        "date_created": task["date_created"],
+        "date_updated": task["date_updated"],
+        "age": task["age"],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_clock_advance_past_several_deadlines_fires_each_at_its_own_time() {
+    // Filter A ends at 30, filter B (entered then) at 40: canceled at 40.
+    let two_filters = |q1: &str, q2: &str| {
+        json!({"task_routing": {"filters": [
+            {"expression": "1==1", "targets": [{"queue": q1, "timeout": 30}]},
+            {"expression": "1==1", "targets": [{"queue": q2, "timeout": 10}]},
+        ]}})
+    };
+    let one = walk_with_advances(two_filters, &["65"]).await;
+    let split = walk_with_advances(two_filters, &["30", "10", "25"]).await;
+    assert_eq!(one, split);
+    assert_eq!(one["assignment_status"], "canceled");
+    assert_eq!(one["reason"], "Task canceled on Workflow timeout");
+
+    // Q1 for 5 s, then Q2: entered at age 5, not at 18.
+    let two_steps = |q1: &str, q2: &str| {
+        json!({"task_routing": {"filters": [
+            {"expression": "1==1",
+             "targets": [{"queue": q1, "timeout": 5}, {"queue": q2}]},
+        ]}})
+    };
+    let one = walk_with_advances(two_steps, &["18"]).await;
+    let split = walk_with_advances(two_steps, &["5", "13"]).await;
+    assert_eq!(one, split);
+    assert_eq!(one["assignment_status"], "pending");
+    assert_eq!(one["queue"], "Q2");
+    assert_eq!(one["date_created"], "2023-11-14T22:13:20Z");
+    assert_eq!(one["task_queue_entered_date"], "2023-11-14T22:13:25Z");
+}

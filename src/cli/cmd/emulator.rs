@@ -66,7 +66,8 @@ pub enum ClockKind {
 #[derive(clap::Subcommand, Debug)]
 pub enum EmulatorAction {
     /// Move a `--clock manual` emulator's time forward (e.g. `121s`, `2m`, `1h30m`),
-    /// firing every timer that falls due.
+    /// firing every timer that falls due, in order and each at its own time: one long
+    /// advance ends where the same advance in short steps would.
     Advance {
         /// How far: a duration such as 121s, 2m or 500ms.
         duration: String,

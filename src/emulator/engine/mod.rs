@@ -6,6 +6,22 @@
 //! reads a clock, never does I/O and takes SIDs from an injected [`SidSource`]. Reads go
 //! through [`query`] on a borrowed state. The HTTP layer decodes, calls, encodes; it
 //! never decides anything.
+//!
+//! # Time and timers
+//!
+//! Timers (reservation timeouts, workflow step deadlines, task TTLs, cleanup of finished
+//! tasks) are deadlines in the state's schedule. [`Command::Tick`] applied at `now` fires
+//! every deadline due by `now`, **one at a time, earliest first** (deadlines at the same
+//! instant in the order they were set), and each fires **at its own time**: while it
+//! fires, and while the workers it freed are routed, the engine's time is that deadline,
+//! not `now`. So whatever a firing causes (the next step or filter, the deadlines that
+//! step sets, event dates, `task_queue_entered_date`, new reservations and their
+//! timeouts) is dated at that instant, and a deadline it sets that is still due by `now`
+//! fires in turn, in order. One tick to `T` therefore ends in the same state as many
+//! ticks at every deadline up to `T`, whatever the size of the step (a manual clock's
+//! advance, `--time-scale`, or a system clock after the emulator was busy). The only
+//! exception keeps time monotonic: a deadline older than the latest time a command was
+//! applied fires at that time instead.
 
 pub mod error;
 pub mod query;
@@ -124,7 +140,8 @@ pub enum Command {
         sid: String,
         if_match: Option<String>,
     },
-    /// Fire every timer due at `now` (reservation and step timeouts, TTLs, cleanup).
+    /// Fire every timer due by `now` (reservation and step timeouts, TTLs, cleanup),
+    /// in deadline order, each at its own time (see the module docs).
     Tick,
     /// What the app answered to an assignment callback (after any fallback).
     CallbackReply {
@@ -204,6 +221,9 @@ pub struct Outcome {
 pub struct Engine {
     state: State,
     sids: Box<dyn SidSource>,
+    /// The latest `now` a command was applied at (not saved: a restored engine starts
+    /// from `Millis::MIN`). Timers due earlier fire at this time, never before it.
+    latest: Millis,
 }
 
 impl std::fmt::Debug for Engine {
@@ -220,6 +240,7 @@ impl Engine {
         Engine {
             state: State::new(account_sid),
             sids,
+            latest: Millis::MIN,
         }
     }
 
@@ -243,6 +264,7 @@ impl Engine {
         Engine {
             state: restored.state,
             sids,
+            latest: Millis::MIN,
         }
     }
 
@@ -252,11 +274,13 @@ impl Engine {
             state: &mut self.state,
             sids: self.sids.as_mut(),
             now,
+            floor: self.latest,
             effects: Vec::new(),
             dirty_workers: Vec::new(),
         };
         let reply = context.apply(command)?;
         context.settle();
+        self.latest = self.latest.max(now);
         Ok(Outcome {
             reply,
             effects: context.effects,

@@ -42,6 +42,8 @@ pub(super) struct Context<'a> {
     pub state: &'a mut State,
     pub sids: &'a mut dyn SidSource,
     pub now: Millis,
+    /// The latest time a command was applied before this one: timers never fire earlier.
+    pub floor: Millis,
     pub effects: Vec<Effect>,
     /// Workers that may take work now (activity or capacity changed): routed at the end.
     pub dirty_workers: Vec<(String, String)>,
@@ -126,6 +128,28 @@ impl Context<'_> {
         }
     }
 
+    /// Fire every deadline due by `self.now`, one at a time, earliest first (ties in the
+    /// order they were set), each at its own instant: `self.now` is that deadline while it
+    /// fires and while the workers it freed are routed, so whatever it causes (the next
+    /// step, new deadlines, events, reservations) is dated then. Deadlines a firing sets
+    /// that still fall due by the end are fired in turn. Time never runs backwards: a
+    /// deadline older than `floor` (the latest time a command was applied) fires at
+    /// `floor`. `self.now` is the end time again when this returns.
+    fn tick(&mut self) {
+        let end = self.now;
+        let floor = self.floor.min(end);
+        while let Some(first) = self.state.deadlines.first().cloned() {
+            if first.0 > end {
+                break;
+            }
+            self.state.deadlines.remove(&first);
+            self.now = first.0.max(floor);
+            self.fire(first.2);
+            self.settle();
+        }
+        self.now = end;
+    }
+
     pub fn apply(&mut self, command: Command) -> Result<Reply, EngineError> {
         match command {
             Command::CreateWorkspace(params) => self.create_workspace(params),
@@ -200,13 +224,7 @@ impl Context<'_> {
                 if_match,
             } => self.delete_task(&workspace, &sid, if_match.as_deref()),
             Command::Tick => {
-                while let Some(first) = self.state.deadlines.first().cloned() {
-                    if first.0 > self.now {
-                        break;
-                    }
-                    self.state.deadlines.remove(&first);
-                    self.fire(first.2);
-                }
+                self.tick();
                 Ok(Reply::Updated(String::new()))
             }
             Command::CallbackReply {

@@ -1678,7 +1678,8 @@ async fn clock_now(AxumState(app): AxumState<Shared>) -> Response {
 }
 
 /// `POST /trctl/clock/advance` with `Seconds=…` (decimals allowed): moves a manual
-/// clock forward and fires whatever falls due.
+/// clock forward and fires whatever falls due, each timer at its own deadline (the engine
+/// steps through them in order), so one long advance ends like many short ones.
 async fn clock_advance(AxumState(app): AxumState<Shared>, req: Req) -> Response {
     let Some(manual) = app.clock.manual() else {
         return error_response(
