@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::emulator::engine::SidSource;
+use crate::api::sid::SidSource;
 
 /// Which endpoint a callback arrived at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -357,7 +357,7 @@ impl Sample {
 mod tests {
     use super::*;
     use crate::api::sid::is_any_sid;
-    use crate::emulator::engine::CountingSids;
+    use crate::api::sid::CountingSids;
 
     #[test]
     fn form_decoding_table() {

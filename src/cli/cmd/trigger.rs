@@ -18,9 +18,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::api::redact_url;
+use crate::api::sid::{RandomSids, SidSource};
 use crate::cli::error::{EXIT_API, EXIT_NETWORK};
 use crate::cli::{CliError, Ctx};
-use crate::emulator::engine::{RandomSids, SidSource};
 use crate::serve::callback::{CallbackKind, Sample};
 use crate::serve::reply::{check_reply, ReplyReport, Verdict};
 use crate::serve::signature;
