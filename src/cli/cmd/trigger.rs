@@ -22,8 +22,8 @@ use crate::api::redact_url;
 use crate::api::sid::{RandomSids, SidSource};
 use crate::cli::error::{EXIT_API, EXIT_NETWORK};
 use crate::cli::{CliError, Ctx};
-use crate::serve::callback::MAX_REPLY;
 use crate::serve::callback::{CallbackKind, Sample};
+use crate::serve::callback::{ASSIGNMENT_TIMEOUT, MAX_REPLY};
 use crate::serve::reply::{check_reply, ReplyReport, Verdict};
 use crate::serve::send::{self, Limits, SendError, Target};
 
@@ -81,8 +81,9 @@ pub struct TriggerArgs {
     /// Requests in flight at once (with --count).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub concurrency: u64,
-    /// Give up on a request after this many milliseconds.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Give up on a request after this many milliseconds (default: TaskRouter's 5 s
+    /// assignment-callback limit).
+    #[arg(long, default_value_t = ASSIGNMENT_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: u64,
 }
 
@@ -128,7 +129,7 @@ impl Plan {
             fields: Vec::new(),
             count: 1,
             concurrency: 1,
-            timeout: Duration::from_millis(5000),
+            timeout: ASSIGNMENT_TIMEOUT,
         }
     }
 
