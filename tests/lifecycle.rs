@@ -569,3 +569,43 @@ async fn an_oversized_callback_reply_is_a_failed_callback_and_the_fallback_answe
     .await;
     assert_eq!(fallback.count(), 1);
 }
+
+/// Replies the judge (serve::reply::judge) reads as carrying nothing out: an unknown
+/// instruction (handed to the engine, which does nothing) and an accept without the
+/// JSON content type (error 40000). The reservation stays pending and the task reserved.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_or_mistyped_instructions_leave_the_reservation_pending() {
+    let replies = [
+        Reply::json(200, &json!({"instruction": "teleport"})),
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: json!({"instruction": "accept"}).to_string(),
+        },
+    ];
+    for reply in replies {
+        let emulator = EmulatorThread::start();
+        let callbacks = Recorder::start(Arc::new(move |_, _, _| reply.clone()));
+        let q = quickstart(
+            emulator.client(),
+            &format!("{}/assignment_callback", callbacks.url),
+            None,
+        )
+        .await;
+        q.set_activity(&q.available).await;
+        let task = q.task().await;
+        eventually("the assignment callback", async || {
+            callbacks.requests().first().cloned()
+        })
+        .await;
+        // The reply is applied just after it is received; give it time to (not) act.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(q.status(&task).await, "reserved");
+        let reservations = q.reservations(&task).await;
+        assert_eq!(reservations.len(), 1);
+        assert_eq!(
+            reservations[0].reservation_status.as_deref(),
+            Some("pending")
+        );
+    }
+}

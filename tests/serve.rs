@@ -966,3 +966,45 @@ async fn exec_burst_against_a_slow_command_leaves_no_orphan() {
         assert!(group_gone(pgid), "process group {pgid} survived");
     }
 }
+
+/// An app answering every request with 200 and a JSON body of `size` bytes.
+async fn oversized_app(size: usize) -> String {
+    let body = format!(r#"{{"instruction":"accept","pad":"{}"}}"#, "x".repeat(size));
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move { ([("content-type", "application/json")], body) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{address}/assignment_callback")
+}
+
+#[tokio::test]
+async fn trigger_caps_the_reply_and_fails_an_oversized_one() {
+    let url = oversized_app(trctl::serve::callback::MAX_REPLY).await;
+    let plan = Plan::new(CallbackKind::Assignment, &url, TOKEN);
+    let exchange = trigger_once(&plan).await;
+    assert_eq!(exchange.status, 200);
+    assert_eq!(exchange.body, "", "an oversized body is not kept");
+    let failure = exchange.report.first_failure().expect("a failed check");
+    assert_eq!(failure.check, "size");
+    assert_eq!(exchange.report.instruction, None);
+
+    let load = trigger::load(Arc::new(Plan {
+        count: 20,
+        concurrency: 4,
+        ..plan
+    }))
+    .await
+    .unwrap();
+    assert_eq!((load.requests, load.failed, load.errors), (20, 20, 0));
+
+    // Under the cap the same reply is read and judged.
+    let url = oversized_app(100).await;
+    let exchange = trigger_once(&Plan::new(CallbackKind::Assignment, &url, TOKEN)).await;
+    assert!(exchange.report.ok(), "{:?}", exchange.report);
+    assert_eq!(exchange.report.instruction.as_deref(), Some("accept"));
+}

@@ -16,22 +16,19 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::engine::{CallbackReply, Command, Effect};
 use super::http::App;
 use super::Notice;
-use crate::serve::signature;
+use crate::serve::callback::{CallbackKind, ASSIGNMENT_TIMEOUT, EVENT_TIMEOUT, MAX_REPLY};
+use crate::serve::reply::{judge, Reading};
+use crate::serve::send::{self, Limits, SendError, Target};
 
-/// How long TaskRouter waits for an assignment callback answer (WIRE.md §5.3).
-const ASSIGNMENT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long it waits for an event callback answer (WIRE.md §7.1).
-const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Largest assignment-callback reply read. A reply is an instruction of a few hundred
-/// bytes; a larger one is treated as a failed callback (so the fallback URL is tried),
-/// and the emulator never holds more than this per callback.
-pub const MAX_CALLBACK_REPLY: usize = 64 * 1024;
+/// Largest assignment-callback reply read ([`MAX_REPLY`]): a larger one is treated as a
+/// failed callback (so the fallback URL is tried), and the emulator never holds more
+/// than this per callback.
+pub const MAX_CALLBACK_REPLY: usize = MAX_REPLY;
 /// Events waiting per workspace before new ones are dropped.
 pub const EVENT_QUEUE_CAPACITY: usize = 50_000;
 
@@ -134,13 +131,28 @@ impl EventQueues {
                 }
                 Some((url, params)) => {
                     let token = self.app.credentials.auth_token.expose().to_string();
-                    let sent = signed_post(&self.http, &token, &url, &params, EVENT_TIMEOUT).await;
+                    let limits = Limits {
+                        timeout: EVENT_TIMEOUT,
+                        max_reply: MAX_REPLY,
+                    };
+                    let sent = match Target::parse(&url) {
+                        Ok(target) => send::send(&self.http, &token, &target, &params, limits)
+                            .await
+                            .map(|answer| answer.status),
+                        Err(reason) => Err(SendError::Other(reason)),
+                    };
+                    // Only the status matters for events: a 2xx whose body is over the
+                    // cap (never read) is still delivered.
                     let outcome = match sent {
-                        Ok(response) if response.status().is_success() => Ok(()),
-                        Ok(response) => {
-                            Err(format!("answered HTTP {}", response.status().as_u16()))
+                        Ok(status) | Err(SendError::TooLarge { status, .. })
+                            if (200..=299).contains(&status) =>
+                        {
+                            Ok(())
                         }
-                        Err(reason) => Err(reason),
+                        Ok(status) | Err(SendError::TooLarge { status, .. }) => {
+                            Err(format!("answered HTTP {status}"))
+                        }
+                        Err(reason) => Err(reason.to_string()),
                     };
                     match outcome {
                         Ok(()) => {
@@ -310,99 +322,33 @@ async fn dispatch(
     }
 }
 
-/// POST one assignment callback; why not when there was no usable 2xx answer in time.
+/// POST one assignment callback and read the answer as TaskRouter would
+/// ([`judge`]); why not when there was no usable 2xx answer in time.
 async fn post_assignment(
     http: &reqwest::Client,
     token: &str,
     url: &str,
     params: &[(String, String)],
 ) -> Result<CallbackReply, String> {
-    let mut response = signed_post(http, token, url, params, ASSIGNMENT_TIMEOUT).await?;
-    if !response.status().is_success() {
-        return Err(format!("answered HTTP {}", response.status().as_u16()));
-    }
-    let json_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
-    if response
-        .content_length()
-        .is_some_and(|length| length > MAX_CALLBACK_REPLY as u64)
-    {
-        return Err(format!("a reply over {MAX_CALLBACK_REPLY} bytes"));
-    }
-    let mut body = Vec::new();
-    loop {
-        match tokio::time::timeout(ASSIGNMENT_TIMEOUT, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => {
-                if body.len() + chunk.len() > MAX_CALLBACK_REPLY {
-                    return Err(format!("a reply over {MAX_CALLBACK_REPLY} bytes"));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Ok(None)) => break,
-            Ok(Err(_)) => return Err("the reply was cut short".to_string()),
-            Err(_) => return Err("the reply body did not arrive in time".to_string()),
-        }
-    }
-    Ok(interpret_reply(json_type, &body))
-}
-
-/// What a 2xx answer means (WIRE.md §5.3): a JSON object with `instruction` is an
-/// instruction; an empty body, `{}`, other JSON, a non-JSON body or a JSON body without
-/// the JSON content type (errors 40000/40001/40005 on TaskRouter) carry none.
-pub fn interpret_reply(json_content_type: bool, body: &[u8]) -> CallbackReply {
-    if body.iter().all(u8::is_ascii_whitespace) || !json_content_type {
-        return CallbackReply::NoInstruction;
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(value) if value.get("instruction").is_some_and(Value::is_string) => {
-            CallbackReply::Instruction(value)
-        }
-        _ => CallbackReply::NoInstruction,
-    }
-}
-
-async fn signed_post(
-    http: &reqwest::Client,
-    token: &str,
-    url: &str,
-    params: &[(String, String)],
-    timeout: Duration,
-) -> Result<reqwest::Response, String> {
-    // The fragment (connection overrides) is not sent and not signed (WIRE.md §4.7).
-    let target = url.split('#').next().unwrap_or(url);
-    let signature = signature::sign(
-        token,
-        target,
-        params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-    let body = crate::api::encode_form(
-        &params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect::<Vec<_>>(),
-    );
-    http.post(target)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .header("X-Twilio-Signature", signature)
-        .timeout(timeout)
-        .body(body)
-        .send()
+    let target = Target::parse(url)?;
+    let limits = Limits {
+        timeout: ASSIGNMENT_TIMEOUT,
+        max_reply: MAX_CALLBACK_REPLY,
+    };
+    let answer = send::send(http, token, &target, params, limits)
         .await
-        .map_err(|err| {
-            if err.is_timeout() {
-                format!("no answer within {} s", timeout.as_secs())
-            } else if err.is_connect() {
-                "connection refused or unreachable".to_string()
-            } else {
-                crate::api::error_chain(&err.without_url())
-            }
-        })
+        .map_err(|err| err.to_string())?;
+    let judgement = judge(
+        CallbackKind::Assignment,
+        answer.status,
+        answer.content_type.as_deref(),
+        &answer.body,
+    );
+    match judgement.reading {
+        Reading::Failed => Err(format!("answered HTTP {}", answer.status)),
+        Reading::NoInstruction => Ok(CallbackReply::NoInstruction),
+        Reading::Instruction(value) => Ok(CallbackReply::Instruction(value)),
+    }
 }
 
 /// Fire timers: sleep until the next deadline (in the clock's terms) or until woken by a
@@ -428,28 +374,5 @@ async fn timers(app: Arc<App>) {
             }
             None => app.wake.notified().await,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replies_are_read_as_taskrouter_reads_them() {
-        assert_eq!(interpret_reply(true, b""), CallbackReply::NoInstruction);
-        assert_eq!(interpret_reply(true, b"{}"), CallbackReply::NoInstruction);
-        assert_eq!(
-            interpret_reply(true, b"not json"),
-            CallbackReply::NoInstruction
-        );
-        assert_eq!(
-            interpret_reply(false, br#"{"instruction":"accept"}"#),
-            CallbackReply::NoInstruction
-        );
-        assert_eq!(
-            interpret_reply(true, br#"{"instruction":"accept"}"#),
-            CallbackReply::Instruction(serde_json::json!({"instruction": "accept"}))
-        );
     }
 }

@@ -6,9 +6,36 @@
 //! keys are kept, attributes that are not JSON stay strings). Nothing here does I/O or
 //! reads the clock: [`Sample`] takes `now` and a SID source from its caller.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
-use crate::emulator::engine::SidSource;
+use crate::api::sid::SidSource;
+
+// Time limits and size caps of callbacks, in one place: the emulator's runner, the
+// listener, `trctl trigger` and the reply judge all read them from here.
+
+/// How long TaskRouter gives an app to answer an assignment callback: 5 s. An answer
+/// that comes later counts as no answer, and the fallback URL is tried (WIRE.md §5.3).
+pub const ASSIGNMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long TaskRouter gives an event callback endpoint to answer: 15 s (WIRE.md §7.1;
+/// what it does after a miss is not documented, and trctl does not retry).
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Largest callback reply trctl reads (the emulator and `trctl trigger`). A reply is an
+/// instruction of a few hundred bytes, so a larger one is treated as a failed callback
+/// rather than held in memory; no TaskRouter limit is documented.
+pub const MAX_REPLY: usize = 64 * 1024;
+/// Largest callback request body the listener accepts. TaskRouter's callbacks are a few
+/// KiB (attributes are capped at 16 KiB per task, WIRE.md §1.9).
+pub const MAX_REQUEST: usize = 64 * 1024;
+
+/// The time limit of a callback of this kind.
+pub fn timeout_of(kind: CallbackKind) -> Duration {
+    match kind {
+        CallbackKind::Assignment => ASSIGNMENT_TIMEOUT,
+        CallbackKind::Event => EVENT_TIMEOUT,
+    }
+}
 
 /// Which endpoint a callback arrived at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -357,7 +384,7 @@ impl Sample {
 mod tests {
     use super::*;
     use crate::api::sid::is_any_sid;
-    use crate::emulator::engine::CountingSids;
+    use crate::api::sid::CountingSids;
 
     #[test]
     fn form_decoding_table() {

@@ -3,7 +3,8 @@
 //!
 //! Rooms: [`signature`] (pure HMAC checks), [`callback`] (decoding, sample callbacks),
 //! [`instruction`] (instructions and rules), [`reply`] (the pure decision and the reply
-//! checks `trctl trigger` uses), [`exec`] (the `--exec` child), [`log`] (records and
+//! checks `trctl trigger` uses), [`exec`] (the `--exec` child), [`send`] (the signed-callback sender the emulator
+//! and `trctl trigger` use), [`log`] (records and
 //! their bounded channel). This module wires them into an axum [`router`] and [`run`]s
 //! it on a pre-bound listener, so tests can use port 0.
 //!
@@ -23,6 +24,7 @@ pub mod exec;
 pub mod instruction;
 pub mod log;
 pub mod reply;
+pub mod send;
 pub mod signature;
 
 use std::future::Future;
@@ -40,9 +42,8 @@ use callback::{Callback, CallbackKind, DecodeError};
 use log::{LogRecord, LogSink, Verification};
 use reply::{Decision, Mode};
 
-/// Largest body accepted; TaskRouter's callbacks are a few KiB (attributes are capped
-/// at 16 KiB per task, WIRE.md §1.9). Larger bodies get 413.
-pub const MAX_BODY: usize = 64 * 1024;
+/// Largest body accepted ([`callback::MAX_REQUEST`]); larger bodies get 413.
+pub const MAX_BODY: usize = callback::MAX_REQUEST;
 
 /// Default path of the assignment callback.
 pub const DEFAULT_ASSIGNMENT_PATH: &str = "/assignment_callback";

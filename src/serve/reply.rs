@@ -1,5 +1,8 @@
 //! What to answer a callback ([`decide`]) and how TaskRouter would judge an answer
-//! ([`check_reply`]). Both are pure: no I/O, no clock (elapsed time is passed in).
+//! ([`judge`], with the time check [`check_reply`]). All pure: no I/O, no clock
+//! (elapsed time is passed in). [`judge`] is the one place the reply rules live: the
+//! emulator's runner carries out its [`Reading`], `trctl trigger` and `serve --exec`
+//! print or act on its findings.
 //!
 //! [`decide`] does not run `--exec` commands (it says [`Decision::Exec`] and the
 //! listener runs them, see [`super::exec`]) and does not check signatures.
@@ -204,21 +207,70 @@ impl ReplyReport {
     }
 }
 
-/// Time TaskRouter waits for an assignment-callback reply (WIRE.md §5.3).
-pub const ASSIGNMENT_LIMIT: Duration = Duration::from_secs(5);
-/// Time TaskRouter waits for an event-callback reply (WIRE.md §7.1).
-pub const EVENT_LIMIT: Duration = Duration::from_secs(15);
+/// Time TaskRouter waits for an assignment-callback reply ([`super::callback::ASSIGNMENT_TIMEOUT`]).
+pub const ASSIGNMENT_LIMIT: Duration = super::callback::ASSIGNMENT_TIMEOUT;
+/// Time TaskRouter waits for an event-callback reply ([`super::callback::EVENT_TIMEOUT`]).
+pub const EVENT_LIMIT: Duration = super::callback::EVENT_TIMEOUT;
 
-/// Judge a reply the way TaskRouter would (WIRE.md §5.3 for assignments, §7.1 for
-/// events). `content_type` is the header's value as received.
-pub fn check_reply(
+impl ReplyReport {
+    /// The report on a reply too large to read (over `limit` bytes): it fails, and like
+    /// any unusable answer carries no instruction.
+    pub fn oversized(limit: usize) -> ReplyReport {
+        ReplyReport {
+            checks: vec![Check {
+                check: "size",
+                verdict: Verdict::Fail,
+                message: format!(
+                    "a reply over {limit} bytes: trctl does not read it, and the emulator treats it as a failed callback (fallback URL)"
+                ),
+            }],
+            instruction: None,
+        }
+    }
+}
+
+/// What TaskRouter (and so the emulator) does with a reply, beside the findings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    /// No usable answer (not 2xx): the fallback URL is tried, if any.
+    Failed,
+    /// An answer without an instruction to carry out: the reservation stays pending.
+    NoInstruction,
+    /// A JSON object whose `instruction` is a string: the whole object, to carry out.
+    Instruction(Value),
+}
+
+/// [`judge`]'s result: the findings `trctl trigger` and `serve --exec` print or act on,
+/// and what the emulator does with the same reply. One function yields both, so the two
+/// cannot drift apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    /// Findings (no time check: [`judge`] does not know how long the reply took).
+    pub report: ReplyReport,
+    /// What is carried out.
+    pub reading: Reading,
+}
+
+/// Judge a reply the way TaskRouter would, elapsed time aside (WIRE.md §5.3 for
+/// assignments, §7.1 for events). `content_type` is the header's value as received.
+///
+/// The [`Reading`] follows TaskRouter: not 2xx → [`Reading::Failed`]; 2xx with an empty
+/// body, a body without the JSON content type (error 40000), a body that is not a JSON
+/// object (40001) or an object without a string `instruction` (40005, or `{}`) →
+/// [`Reading::NoInstruction`]; otherwise the object, as [`Reading::Instruction`].
+///
+/// An instruction the findings call unknown or incomplete is still handed on as
+/// [`Reading::Instruction`]: whether it is carried out is the engine's call (it does
+/// nothing for an unknown name, TaskRouter's alert, and refuses a reject naming an
+/// unknown activity, 40100), so the judge never decides twice. Names are matched
+/// case-sensitively here, while the engine lower-cases them (unconfirmed which is right).
+pub fn judge(
     kind: CallbackKind,
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
-    elapsed: Duration,
-) -> ReplyReport {
-    let mut checks = Vec::with_capacity(5);
+) -> Judgement {
+    let mut checks = Vec::with_capacity(4);
     let mut push = |check: &'static str, verdict: Verdict, message: String| {
         checks.push(Check {
             check,
@@ -226,28 +278,19 @@ pub fn check_reply(
             message,
         })
     };
-    let limit = match kind {
-        CallbackKind::Assignment => ASSIGNMENT_LIMIT,
-        CallbackKind::Event => EVENT_LIMIT,
+    let done = |checks: Vec<Check>, instruction: Option<String>, reading: Reading| Judgement {
+        report: ReplyReport {
+            checks,
+            instruction,
+        },
+        reading,
     };
-    let millis = elapsed.as_millis();
-    if elapsed <= limit {
-        push(
-            "time",
-            Verdict::Pass,
-            format!("answered in {millis} ms (limit {} ms)", limit.as_millis()),
-        );
-    } else {
-        push(
-            "time",
-            Verdict::Fail,
-            format!(
-                "answered in {millis} ms, over TaskRouter's {} ms limit: the reply is ignored",
-                limit.as_millis()
-            ),
-        );
-    }
     if kind == CallbackKind::Event {
+        let reading = if (200..=299).contains(&status) {
+            Reading::NoInstruction
+        } else {
+            Reading::Failed
+        };
         match status {
             204 => push(
                 "status",
@@ -265,10 +308,7 @@ pub fn check_reply(
                 format!("status {status}: not 2xx (what TaskRouter then does is unconfirmed)"),
             ),
         }
-        return ReplyReport {
-            checks,
-            instruction: None,
-        };
+        return done(checks, None, reading);
     }
     match status {
         200 => push("status", Verdict::Pass, "status 200".into()),
@@ -279,19 +319,13 @@ pub fn check_reply(
         ),
         _ => {
             push("status", Verdict::Fail, format!("status {status}: not 200, so TaskRouter ignores the reply and calls the fallback URL"));
-            return ReplyReport {
-                checks,
-                instruction: None,
-            };
+            return done(checks, None, Reading::Failed);
         }
     }
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
         push("instruction", Verdict::Pass, "empty body: no instruction; accept or reject later via REST before the reservation times out".into());
-        return ReplyReport {
-            checks,
-            instruction: None,
-        };
+        return done(checks, None, Reading::NoInstruction);
     }
     let is_json_type = content_type.is_some_and(|value| {
         value
@@ -327,10 +361,7 @@ pub fn check_reply(
                 "body is a JSON string (escaped JSON?): warning 40001, no instruction carried out"
                     .into(),
             );
-            return ReplyReport {
-                checks,
-                instruction: None,
-            };
+            return done(checks, None, Reading::NoInstruction);
         }
         Ok(_) => {
             push(
@@ -338,10 +369,7 @@ pub fn check_reply(
                 Verdict::Fail,
                 "body is JSON but not an object: warning 40001, no instruction carried out".into(),
             );
-            return ReplyReport {
-                checks,
-                instruction: None,
-            };
+            return done(checks, None, Reading::NoInstruction);
         }
         Err(err) => {
             push(
@@ -349,10 +377,7 @@ pub fn check_reply(
                 Verdict::Fail,
                 format!("body is not JSON ({err}): warning 40001, no instruction carried out"),
             );
-            return ReplyReport {
-                checks,
-                instruction: None,
-            };
+            return done(checks, None, Reading::NoInstruction);
         }
     };
     let instruction = match object.get("instruction") {
@@ -413,10 +438,48 @@ pub fn check_reply(
             None
         }
     };
-    ReplyReport {
-        checks,
-        instruction,
+    // Without the JSON content type nothing is carried out (40000), whatever the body.
+    if !is_json_type {
+        return done(checks, None, Reading::NoInstruction);
     }
+    let reading = if object.get("instruction").is_some_and(Value::is_string) {
+        Reading::Instruction(Value::Object(object))
+    } else {
+        Reading::NoInstruction
+    };
+    done(checks, instruction, reading)
+}
+
+/// Judge a reply the way TaskRouter would, including how long it took: the time check,
+/// then [`judge`]'s findings.
+pub fn check_reply(
+    kind: CallbackKind,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    elapsed: Duration,
+) -> ReplyReport {
+    let limit = super::callback::timeout_of(kind);
+    let millis = elapsed.as_millis();
+    let time = if elapsed <= limit {
+        Check {
+            check: "time",
+            verdict: Verdict::Pass,
+            message: format!("answered in {millis} ms (limit {} ms)", limit.as_millis()),
+        }
+    } else {
+        Check {
+            check: "time",
+            verdict: Verdict::Fail,
+            message: format!(
+                "answered in {millis} ms, over TaskRouter's {} ms limit: the reply is ignored",
+                limit.as_millis()
+            ),
+        }
+    };
+    let mut report = judge(kind, status, content_type, body).report;
+    report.checks.insert(0, time);
+    report
 }
 
 #[cfg(test)]
@@ -561,5 +624,86 @@ mod tests {
         );
         assert!(!check_reply(e, 404, None, b"", fast).ok());
         assert!(check_reply(e, 204, None, b"", Duration::from_secs(14)).ok());
+    }
+
+    /// What the emulator carries out for each reply: the rules the runner's own
+    /// `interpret_reply` had, now read from [`judge`] (WIRE.md §5.3).
+    #[test]
+    fn judge_reads_replies_as_taskrouter_does() {
+        use Reading::{Failed, NoInstruction};
+        let a = CallbackKind::Assignment;
+        let json = Some("application/json");
+        let accept: &[u8] = br#"{"instruction":"accept"}"#;
+        let carried = |body: &[u8]| Reading::Instruction(serde_json::from_slice(body).unwrap());
+        let call: &[u8] = br#"{"instruction":"call","from":"+1"}"#;
+        let teleport: &[u8] = br#"{"instruction":"teleport"}"#;
+        let table: Vec<(u16, Option<&str>, &[u8], Reading)> = vec![
+            (200, json, b"", NoInstruction),
+            (200, None, b"  \n", NoInstruction),
+            (200, json, b"{}", NoInstruction),
+            (200, json, b"not json", NoInstruction),
+            (
+                200,
+                json,
+                br#""{\"instruction\":\"accept\"}""#,
+                NoInstruction,
+            ),
+            (200, json, b"[1,2]", NoInstruction),
+            (200, json, br#"{"note":"x"}"#, NoInstruction),
+            (200, json, br#"{"instruction":5}"#, NoInstruction),
+            (200, None, accept, NoInstruction),
+            (200, Some("text/html"), accept, NoInstruction),
+            (200, Some("application/json-seq"), accept, NoInstruction),
+            (200, json, accept, carried(accept)),
+            (
+                200,
+                Some("Application/JSON; charset=utf-8"),
+                accept,
+                carried(accept),
+            ),
+            (201, json, accept, carried(accept)),
+            (
+                200,
+                json,
+                b" {\"instruction\":\"accept\"}\n",
+                carried(accept),
+            ),
+            // Unknown or incomplete: handed on, the engine decides (and does nothing).
+            (200, json, teleport, carried(teleport)),
+            (200, json, call, carried(call)),
+            (302, json, accept, Failed),
+            (404, None, b"", Failed),
+            (500, json, accept, Failed),
+        ];
+        for (status, content_type, body, expected) in table {
+            let judgement = judge(a, status, content_type, body);
+            assert_eq!(
+                judgement.reading,
+                expected,
+                "{status} {content_type:?} {:?}: {:?}",
+                String::from_utf8_lossy(body),
+                judgement.report
+            );
+            // The report names an instruction only when one is carried out.
+            if judgement.report.instruction.is_some() {
+                assert!(matches!(judgement.reading, Reading::Instruction(_)));
+            }
+        }
+        // A known instruction under the wrong content type is reported but not named.
+        let wrong_type = judge(a, 200, Some("text/plain"), accept);
+        assert_eq!(wrong_type.report.instruction, None);
+        assert!(!wrong_type.report.ok());
+        let e = CallbackKind::Event;
+        assert_eq!(judge(e, 204, None, b"").reading, NoInstruction);
+        assert_eq!(judge(e, 200, None, b"ok").reading, NoInstruction);
+        assert_eq!(judge(e, 503, None, b"").reading, Failed);
+    }
+
+    #[test]
+    fn an_oversized_reply_fails() {
+        let report = ReplyReport::oversized(65536);
+        assert!(!report.ok());
+        assert_eq!(report.first_failure().map(|c| c.check), Some("size"));
+        assert_eq!(report.instruction, None);
     }
 }

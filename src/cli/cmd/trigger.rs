@@ -4,8 +4,9 @@
 //! small load generator: one keep-alive HTTP client, `--concurrency` workers, and a
 //! latency summary.
 //!
-//! The callback parameters come from [`crate::serve::callback::Sample`], the signature
-//! from [`crate::serve::signature`]; this module only sends, measures and prints. It
+//! The callback parameters come from [`crate::serve::callback::Sample`]; signing, sending
+//! and the capped read of the reply ([`MAX_REPLY`]) are [`crate::serve::send`], the
+//! sender the emulator uses too; this module only plans, measures and prints. It
 //! does not retry (TaskRouter's retry policy is UNCONFIRMED, WIRE.md §5.3) and does not
 //! call a fallback URL.
 
@@ -18,12 +19,13 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::api::redact_url;
+use crate::api::sid::{RandomSids, SidSource};
 use crate::cli::error::{EXIT_API, EXIT_NETWORK};
 use crate::cli::{CliError, Ctx};
-use crate::emulator::engine::{RandomSids, SidSource};
 use crate::serve::callback::{CallbackKind, Sample};
+use crate::serve::callback::{ASSIGNMENT_TIMEOUT, MAX_REPLY};
 use crate::serve::reply::{check_reply, ReplyReport, Verdict};
-use crate::serve::signature;
+use crate::serve::send::{self, Limits, SendError, Target};
 
 /// Which callback to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,8 +81,9 @@ pub struct TriggerArgs {
     /// Requests in flight at once (with --count).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub concurrency: u64,
-    /// Give up on a request after this many milliseconds.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Give up on a request after this many milliseconds (default: TaskRouter's 5 s
+    /// assignment-callback limit).
+    #[arg(long, default_value_t = ASSIGNMENT_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: u64,
 }
 
@@ -126,7 +129,7 @@ impl Plan {
             fields: Vec::new(),
             count: 1,
             concurrency: 1,
-            timeout: Duration::from_millis(5000),
+            timeout: ASSIGNMENT_TIMEOUT,
         }
     }
 
@@ -185,66 +188,62 @@ fn as_millis<S: serde::Serializer>(elapsed: &Duration, serializer: S) -> Result<
 /// Send one signed callback and judge the reply. `Err` is a transport failure (no
 /// reply: refused connection, timeout, broken body).
 pub async fn send_one(client: &reqwest::Client, plan: &Plan) -> Result<Exchange, String> {
-    let target = reqwest::Url::parse(&plan.url)
-        .map_err(|err| format!("{}: {err}", redact_url(&plan.url)))?;
-    send_to(client, plan, target).await
+    let target = Target::parse(&plan.url)?;
+    send_to(client, plan, &target).await
 }
 
 /// [`send_one`] to a URL parsed once (a load run sends thousands to the same one).
 async fn send_to(
     client: &reqwest::Client,
     plan: &Plan,
-    target: reqwest::Url,
+    target: &Target,
 ) -> Result<Exchange, String> {
     let params = plan.params();
-    let pairs = params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let signature = signature::sign(plan.auth_token.expose(), &plan.url, pairs.clone());
-    let body = form_urlencoded::Serializer::new(String::with_capacity(1024))
-        .extend_pairs(pairs)
-        .finish();
-    let started = Instant::now();
-    let response = client
-        .post(target)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .map_err(|err| describe(&plan.url, err))?;
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|err| describe(&plan.url, err))?;
-    let elapsed = started.elapsed();
-    let report = check_reply(plan.kind, status, content_type.as_deref(), &bytes, elapsed);
-    Ok(Exchange {
-        status,
-        content_type,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-        elapsed,
-        report,
-    })
+    let limits = Limits {
+        timeout: plan.timeout,
+        max_reply: MAX_REPLY,
+    };
+    match send::send(client, plan.auth_token.expose(), target, &params, limits).await {
+        Ok(answer) => {
+            let report = check_reply(
+                plan.kind,
+                answer.status,
+                answer.content_type.as_deref(),
+                &answer.body,
+                answer.elapsed,
+            );
+            Ok(Exchange {
+                status: answer.status,
+                content_type: answer.content_type,
+                body: String::from_utf8_lossy(&answer.body).into_owned(),
+                elapsed: answer.elapsed,
+                report,
+            })
+        }
+        // An answer came, but too big to read: a failed check, not a transport error.
+        Err(SendError::TooLarge {
+            status,
+            limit,
+            elapsed,
+        }) => Ok(Exchange {
+            status,
+            content_type: None,
+            body: String::new(),
+            elapsed,
+            report: ReplyReport::oversized(limit),
+        }),
+        Err(err) => Err(describe(&plan.url, &err)),
+    }
 }
 
-fn describe(url: &str, err: reqwest::Error) -> String {
+fn describe(url: &str, err: &SendError) -> String {
     let url = redact_url(url);
-    if err.is_timeout() {
-        format!(
+    match err {
+        SendError::Timeout(_) => format!(
             "no reply from {url} within the time limit (TaskRouter would call the fallback URL)"
-        )
-    } else if err.is_connect() {
-        format!("cannot connect to {url} (is the listener running?)")
-    } else {
-        format!(
-            "request to {url} failed: {}",
-            crate::api::error_chain(&err.without_url())
-        )
+        ),
+        SendError::Unreachable => format!("cannot connect to {url} (is the listener running?)"),
+        other => format!("request to {url} failed: {other}"),
     }
 }
 
@@ -295,8 +294,7 @@ const MAX_FAILURES: usize = 5;
 /// Send `plan.count` callbacks with `plan.concurrency` in flight over one client.
 pub async fn load(plan: Arc<Plan>) -> Result<LoadReport, String> {
     let client = plan.client()?;
-    let target = reqwest::Url::parse(&plan.url)
-        .map_err(|err| format!("{}: {err}", redact_url(&plan.url)))?;
+    let target = Arc::new(Target::parse(&plan.url)?);
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut workers = Vec::with_capacity(plan.concurrency as usize);
@@ -306,7 +304,7 @@ pub async fn load(plan: Arc<Plan>) -> Result<LoadReport, String> {
         workers.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             while next.fetch_add(1, Ordering::Relaxed) < plan.count {
-                match send_to(&client, &plan, target.clone()).await {
+                match send_to(&client, &plan, &target).await {
                     Ok(exchange) => {
                         tally.latencies_us.push(exchange.elapsed.as_micros() as u64);
                         match exchange.report.first_failure() {
