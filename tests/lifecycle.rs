@@ -494,13 +494,7 @@ async fn a_silent_event_endpoint_delays_neither_routing_nor_other_workspaces_and
         .spawn("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let client = Client::builder(trctl::api::Credentials {
-        username: common::EMULATOR_ACCOUNT.into(),
-        password: trctl::api::Secret::new(EMULATOR_TOKEN),
-    })
-    .base_url(&running.url)
-    .build()
-    .unwrap();
+    let client = common::emulator_client(&running.url);
     let (callbacks, _) = receiver(json!({}));
     let fast_events = Recorder::always(Reply::empty(204));
 

@@ -387,13 +387,7 @@ impl EmulatorThread {
 
     /// A client with the emulator's development credentials.
     pub fn client(&self) -> trctl::api::Client {
-        trctl::api::Client::builder(trctl::api::Credentials {
-            username: EMULATOR_ACCOUNT.into(),
-            password: trctl::api::Secret::new(EMULATOR_TOKEN),
-        })
-        .base_url(&self.url)
-        .build()
-        .unwrap()
+        emulator_client(&self.url)
     }
 }
 
@@ -592,13 +586,7 @@ impl ServerProcess {
 
     /// A client with the emulator's development credentials.
     pub fn client(&self) -> trctl::api::Client {
-        trctl::api::Client::builder(trctl::api::Credentials {
-            username: EMULATOR_ACCOUNT.into(),
-            password: trctl::api::Secret::new(EMULATOR_TOKEN),
-        })
-        .base_url(&self.url)
-        .build()
-        .unwrap()
+        emulator_client(&self.url)
     }
 }
 
@@ -632,4 +620,15 @@ pub fn raw_status(
     }
     let text = String::from_utf8_lossy(&buffer[..read]).to_string();
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// A client for the emulator at `url` with its development credentials.
+pub fn emulator_client(url: &str) -> trctl::api::Client {
+    trctl::api::Client::builder(trctl::api::Credentials {
+        username: EMULATOR_ACCOUNT.into(),
+        password: trctl::api::Secret::new(EMULATOR_TOKEN),
+    })
+    .base_url(url)
+    .build()
+    .unwrap()
 }
