@@ -151,7 +151,7 @@ impl Emulator {
                     receiver,
                     self.notice.clone(),
                 ));
-                persist::start(self.app.clone());
+                persist::start(self.app.clone(), self.notice.clone());
             }
         }
     }

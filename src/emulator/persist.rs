@@ -344,7 +344,13 @@ impl Saver {
 }
 
 /// Start saving in the background (nothing happens for an emulator without `--state`).
-pub fn start(app: Arc<App>) {
+/// A failing save, and the first save that works again, are reported to `notice`.
+pub fn start(app: Arc<App>, notice: Option<super::Notice>) {
+    let tell = move |message: &str| {
+        if let Some(notice) = &notice {
+            notice(message);
+        }
+    };
     let Some(saver) = app.saver.clone() else {
         return;
     };
@@ -355,15 +361,15 @@ pub fn start(app: Arc<App>) {
             match save(&app).await {
                 Ok(_) => {
                     if saver.failing.swap(false, Ordering::SeqCst) {
-                        eprintln!(
-                            "trctl emulator: the state is saved to {} again",
+                        tell(&format!(
+                            "the state is saved to {} again",
                             saver.path.display()
-                        );
+                        ));
                     }
                 }
                 Err(err) => {
                     if !saver.failing.swap(true, Ordering::SeqCst) {
-                        eprintln!("trctl emulator: {err} (retrying)");
+                        tell(&format!("{err} (retrying)"));
                     }
                     tokio::time::sleep(RETRY).await;
                     saver.dirty.notify_one();
