@@ -43,14 +43,14 @@ pub struct EmulatorArgs {
     /// left is counted and reported.
     #[arg(long, value_name = "S", default_value_t = crate::emulator::DEFAULT_DRAIN_TIMEOUT.as_secs_f64())]
     pub drain_timeout: f64,
-    /// Connection limits and timeouts.
-    #[command(flatten)]
-    pub server: crate::cli::server_flags::ServerFlags,
     /// Keep the whole state in FILE across restarts: loaded at start (a missing file is
     /// a fresh start), saved shortly after every change and on exit. Credentials are
     /// never written to it.
     #[arg(long, value_name = "FILE", env = "TRCTL_EMULATOR_STATE")]
     pub state: Option<PathBuf>,
+    /// Connection limits and timeouts (last: their help heading applies to what follows).
+    #[command(flatten)]
+    pub server: crate::cli::server_flags::ServerFlags,
 }
 
 /// Clock choices.
