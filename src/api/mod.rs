@@ -505,14 +505,22 @@ impl Client {
     }
 }
 
-enum BodyError {
+/// Why [`read_capped`] gave up.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body is (or declares itself) larger than the limit.
     TooLarge,
+    /// Reading failed (the connection broke, or the request's timeout passed).
     Read(reqwest::Error),
 }
 
 /// Read a body chunk by chunk, giving up as soon as it would pass `limit` bytes (a
-/// declared `Content-Length` over the limit fails before anything is read).
-async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+/// declared `Content-Length` over the limit fails before anything is read). Every
+/// response trctl reads goes through this, so no peer can make it hold more.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
     let declared = response.content_length();
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(BodyError::TooLarge);

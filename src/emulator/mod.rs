@@ -80,7 +80,7 @@ impl Default for EmulatorConfig {
 pub struct Emulator {
     app: Arc<http::App>,
     runner: Arc<Mutex<RunnerSlot>>,
-    notice: Option<Notice>,
+    notice: Notice,
     drain_timeout: std::time::Duration,
 }
 
@@ -122,7 +122,8 @@ impl Emulator {
         Emulator {
             app: Arc::new(app),
             runner: Arc::new(Mutex::new(RunnerSlot::Waiting(receiver))),
-            notice: config.notice,
+            // Without a hook the notes are dropped.
+            notice: config.notice.unwrap_or_else(|| Arc::new(|_: &str| {})),
             drain_timeout: config.drain_timeout,
         }
     }

@@ -345,12 +345,7 @@ impl Saver {
 
 /// Start saving in the background (nothing happens for an emulator without `--state`).
 /// A failing save, and the first save that works again, are reported to `notice`.
-pub fn start(app: Arc<App>, notice: Option<super::Notice>) {
-    let tell = move |message: &str| {
-        if let Some(notice) = &notice {
-            notice(message);
-        }
-    };
+pub fn start(app: Arc<App>, tell: super::Notice) {
     let Some(saver) = app.saver.clone() else {
         return;
     };

@@ -25,10 +25,6 @@ use crate::serve::callback::{CallbackKind, ASSIGNMENT_TIMEOUT, EVENT_TIMEOUT, MA
 use crate::serve::reply::{judge, Reading};
 use crate::serve::send::{self, Limits, SendError, Target};
 
-/// Largest assignment-callback reply read ([`MAX_REPLY`]): a larger one is treated as a
-/// failed callback (so the fallback URL is tried), and the emulator never holds more
-/// than this per callback.
-pub const MAX_CALLBACK_REPLY: usize = MAX_REPLY;
 /// Events waiting per workspace before new ones are dropped.
 pub const EVENT_QUEUE_CAPACITY: usize = 50_000;
 
@@ -55,9 +51,11 @@ struct Counters {
     dropped: AtomicU64,
 }
 
-/// One workspace's queue: its sender and how many events it holds or is sending.
+/// One workspace's queue: its sender, its delivering task, and how many events it holds
+/// or is sending.
 struct Queue {
     sender: mpsc::Sender<String>,
+    worker: tokio::task::JoinHandle<()>,
     pending: Arc<AtomicUsize>,
 }
 
@@ -65,7 +63,7 @@ struct Queue {
 struct EventQueues {
     app: Arc<App>,
     http: reqwest::Client,
-    notice: Option<Notice>,
+    notice: Notice,
     counters: Arc<Counters>,
     state: Mutex<QueuesState>,
 }
@@ -74,8 +72,6 @@ struct EventQueues {
 struct QueuesState {
     closed: bool,
     queues: HashMap<String, Queue>,
-    workers: Vec<tokio::task::JoinHandle<()>>,
-    pending: Vec<Arc<AtomicUsize>>,
     /// Events that arrived after the drain began.
     late: u64,
 }
@@ -95,11 +91,12 @@ impl EventQueues {
                 receiver,
                 pending.clone(),
             ));
-            state.workers.push(worker);
-            state.pending.push(pending.clone());
-            state
-                .queues
-                .insert(workspace.clone(), Queue { sender, pending });
+            let queue = Queue {
+                sender,
+                worker,
+                pending,
+            };
+            state.queues.insert(workspace.clone(), queue);
         }
         let Some(queue) = state.queues.get(&workspace) else {
             return;
@@ -182,9 +179,7 @@ impl EventQueues {
     }
 
     fn notify(&self, message: &str) {
-        if let Some(notice) = &self.notice {
-            notice(message);
-        }
+        (self.notice)(message);
     }
 
     fn report(&self, undelivered: u64) -> DeliveryReport {
@@ -208,17 +203,16 @@ impl Runner {
     /// Stop taking events, give the queued ones until `deadline` to go out, then stop
     /// the runner and say what happened to every event it was given.
     pub async fn drain(self, deadline: Duration) -> DeliveryReport {
-        let (workers, pending, late) = {
+        let (queues, late) = {
             let mut state = self.events.state.lock().unwrap_or_else(|p| p.into_inner());
             state.closed = true;
-            // Dropping the senders lets each worker end once its queue is empty.
-            state.queues.clear();
-            (
-                std::mem::take(&mut state.workers),
-                std::mem::take(&mut state.pending),
-                state.late,
-            )
+            (std::mem::take(&mut state.queues), state.late)
         };
+        // Dropping the senders lets each worker end once its queue is empty.
+        let (workers, pending): (Vec<_>, Vec<_>) = queues
+            .into_values()
+            .map(|queue| (queue.worker, queue.pending))
+            .unzip();
         let aborts: Vec<_> = workers.iter().map(|w| w.abort_handle()).collect();
         let _ = tokio::time::timeout(deadline, async {
             for worker in workers {
@@ -241,11 +235,7 @@ impl Runner {
 }
 
 /// Start the runner's tasks on the current tokio runtime.
-pub fn start(
-    app: Arc<App>,
-    effects: mpsc::UnboundedReceiver<Effect>,
-    notice: Option<Notice>,
-) -> Runner {
+pub fn start(app: Arc<App>, effects: mpsc::UnboundedReceiver<Effect>, notice: Notice) -> Runner {
     let http = reqwest::Client::builder()
         .user_agent(concat!("trctl-emulator/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -269,7 +259,7 @@ async fn dispatch(
     http: reqwest::Client,
     mut effects: mpsc::UnboundedReceiver<Effect>,
     events: Arc<EventQueues>,
-    notice: Option<Notice>,
+    notice: Notice,
 ) {
     while let Some(effect) = effects.recv().await {
         match effect {
@@ -288,22 +278,18 @@ async fn dispatch(
                     let token = app.credentials.auth_token.expose().to_string();
                     let mut reply = post_assignment(&http, &token, &url, &params).await;
                     if let (Err(reason), Some(fallback)) = (&reply, &fallback_url) {
-                        if let Some(notice) = &notice {
-                            notice(&format!(
-                                "assignment callback for {reservation} to {} failed ({reason}); trying the fallback URL",
-                                crate::api::redact_url(&url)
-                            ));
-                        }
+                        notice(&format!(
+                            "assignment callback for {reservation} to {} failed ({reason}); trying the fallback URL",
+                            crate::api::redact_url(&url)
+                        ));
                         reply = post_assignment(&http, &token, fallback, &params).await;
                     }
                     let reply = match reply {
                         Ok(reply) => reply,
                         Err(reason) => {
-                            if let Some(notice) = &notice {
-                                notice(&format!(
-                                    "assignment callback for {reservation} failed ({reason}); the reservation stays pending"
-                                ));
-                            }
+                            notice(&format!(
+                                "assignment callback for {reservation} failed ({reason}); the reservation stays pending"
+                            ));
                             CallbackReply::Failed
                         }
                     };
@@ -333,7 +319,8 @@ async fn post_assignment(
     let target = Target::parse(url)?;
     let limits = Limits {
         timeout: ASSIGNMENT_TIMEOUT,
-        max_reply: MAX_CALLBACK_REPLY,
+        // A larger reply is a failed callback (the fallback URL is tried next).
+        max_reply: MAX_REPLY,
     };
     let answer = send::send(http, token, &target, params, limits)
         .await

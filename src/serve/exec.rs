@@ -13,7 +13,7 @@
 //! - **The reply is taken at exit.** stdout is not read to its end: once `sh` has exited
 //!   it is read for at most [`EXIT_GRACE`] more, then the group is killed, which closes
 //!   the pipe. A background child that inherited stdout cannot hold the reply back.
-//! - **The reply is checked** with [`check_reply`], the judge `trctl trigger` uses: a
+//! - **The reply is checked** with [`super::reply::judge`], the judge `trctl trigger` uses: a
 //!   known instruction with its required keys (or `{}`) is passed on; anything else
 //!   (not JSON, not an object, an unknown or incomplete instruction, nothing printed, a
 //!   non-zero exit, no exit within the time limit) answers `{}` and says why in
@@ -31,7 +31,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 use super::callback::CallbackKind;
-use super::reply::{check_reply, ExecConfig, EMPTY_OBJECT};
+use super::reply::{judge as judge_reply, ExecConfig, EMPTY_OBJECT};
 
 /// Most stdout bytes kept; a reply is far smaller. More answers `{}`.
 const MAX_STDOUT: usize = 1024 * 1024;
@@ -231,7 +231,7 @@ pub async fn run(config: &ExecConfig, input: Vec<u8>) -> ExecOutcome {
     judge(&out)
 }
 
-/// The printed reply, checked the way TaskRouter would ([`check_reply`]); `{}` when it
+/// The printed reply, checked the way TaskRouter would ([`judge_reply`]); `{}` when it
 /// would not carry it out.
 fn judge(out: &Captured) -> ExecOutcome {
     if out.cut {
@@ -244,15 +244,14 @@ fn judge(out: &Captured) -> ExecOutcome {
         return ExecOutcome::failed("command printed nothing (answered {})".into());
     }
     // Only the body is the command's: the listener itself answers 200 with
-    // `application/json` within the time limit, so those checks are given as passed.
-    let report = check_reply(
+    // `application/json` (and in time), so only the body is judged.
+    let judged = judge_reply(
         CallbackKind::Assignment,
         200,
         Some("application/json"),
         trimmed,
-        Duration::ZERO,
     );
-    match report.first_failure() {
+    match judged.report.first_failure() {
         None => ExecOutcome {
             body: Bytes::copy_from_slice(trimmed),
             error: None,

@@ -207,11 +207,6 @@ impl ReplyReport {
     }
 }
 
-/// Time TaskRouter waits for an assignment-callback reply ([`super::callback::ASSIGNMENT_TIMEOUT`]).
-pub const ASSIGNMENT_LIMIT: Duration = super::callback::ASSIGNMENT_TIMEOUT;
-/// Time TaskRouter waits for an event-callback reply ([`super::callback::EVENT_TIMEOUT`]).
-pub const EVENT_LIMIT: Duration = super::callback::EVENT_TIMEOUT;
-
 impl ReplyReport {
     /// The report on a reply too large to read (over `limit` bytes): it fails, and like
     /// any unusable answer carries no instruction.

@@ -129,7 +129,7 @@ pub async fn send(
         .timeout(limits.timeout)
         .body(body)
         .send();
-    let mut response = match tokio::time::timeout_at(deadline, request).await {
+    let response = match tokio::time::timeout_at(deadline, request).await {
         Err(_) => return Err(SendError::Timeout(limits.timeout)),
         Ok(Err(err)) if err.is_timeout() => return Err(SendError::Timeout(limits.timeout)),
         Ok(Err(err)) if err.is_connect() => return Err(SendError::Unreachable),
@@ -141,37 +141,31 @@ pub async fn send(
         Ok(Ok(response)) => response,
     };
     let status = response.status().as_u16();
-    let too_large = |started: Instant| SendError::TooLarge {
-        status,
-        limit: limits.max_reply,
-        elapsed: started.elapsed(),
-    };
-    if response
-        .content_length()
-        .is_some_and(|length| length > limits.max_reply as u64)
-    {
-        return Err(too_large(started));
-    }
     let content_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let mut body = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Err(_) => return Err(SendError::Timeout(limits.timeout)),
-            Ok(Err(err)) if err.is_timeout() => return Err(SendError::Timeout(limits.timeout)),
-            Ok(Err(_)) => return Err(SendError::CutShort),
-            Ok(Ok(None)) => break,
-            Ok(Ok(Some(chunk))) => {
-                if body.len() + chunk.len() > limits.max_reply {
-                    return Err(too_large(started));
-                }
-                body.extend_from_slice(&chunk);
-            }
+    let body = match tokio::time::timeout_at(
+        deadline,
+        crate::api::read_capped(response, limits.max_reply),
+    )
+    .await
+    {
+        Err(_) => return Err(SendError::Timeout(limits.timeout)),
+        Ok(Err(crate::api::BodyError::TooLarge)) => {
+            return Err(SendError::TooLarge {
+                status,
+                limit: limits.max_reply,
+                elapsed: started.elapsed(),
+            })
         }
-    }
+        Ok(Err(crate::api::BodyError::Read(err))) if err.is_timeout() => {
+            return Err(SendError::Timeout(limits.timeout))
+        }
+        Ok(Err(crate::api::BodyError::Read(_))) => return Err(SendError::CutShort),
+        Ok(Ok(body)) => body,
+    };
     Ok(Answer {
         status,
         content_type,
