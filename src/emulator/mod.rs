@@ -1,10 +1,12 @@
 //! The local TaskRouter emulator: TaskRouter v1's REST API, in memory, with Twilio's
 //! wire format, so trctl, Twilio's helper libraries and users' apps can run offline.
 //!
-//! Rooms: [`http`] (routes, decoding, encoding, auth) → [`engine`] (a pure,
+//! Rooms: [`http`] (routes, decoding, encoding, auth) → [`app`] (the engine behind its
+//! lock, shared with [`runner`] and [`persist`]) → [`engine`] (a pure,
 //! deterministic state machine) ; [`clock`] supplies `now`. [`Emulator`] wires them and
 //! serves on a listener; tests and the quickstart start it in-process on port 0.
 
+pub mod app;
 pub mod clock;
 pub mod engine;
 pub mod http;
@@ -78,7 +80,7 @@ impl Default for EmulatorConfig {
 /// An emulator: its state, its router and its runner.
 #[derive(Clone)]
 pub struct Emulator {
-    app: Arc<http::App>,
+    app: Arc<app::App>,
     runner: Arc<Mutex<RunnerSlot>>,
     notice: Notice,
     drain_timeout: std::time::Duration,
@@ -102,12 +104,12 @@ impl Emulator {
             None => Engine::new(config.account_sid.clone(), config.sids),
         };
         engine.set_keep_finished(config.keep_finished);
-        let app = http::App {
+        let app = app::App {
             effects,
             wake: tokio::sync::Notify::new(),
             engine: Mutex::new(engine),
             clock: config.clock,
-            credentials: http::Credentials {
+            credentials: app::Credentials {
                 account_sid: config.account_sid,
                 auth_token: config.auth_token,
                 api_keys: config.api_keys,

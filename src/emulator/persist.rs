@@ -67,9 +67,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::app::App;
 use super::clock::{Clock, SystemClock};
 use super::engine::{Engine, Millis, Restored, Snapshot};
-use super::http::App;
 
 /// The file's format name.
 pub const FORMAT: &str = "trctl-emulator-state";

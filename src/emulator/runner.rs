@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::app::App;
 use super::engine::{CallbackReply, Command, Effect};
-use super::http::App;
 use super::Notice;
 use crate::serve::callback::{CallbackKind, ASSIGNMENT_TIMEOUT, EVENT_TIMEOUT, MAX_REPLY};
 use crate::serve::reply::{judge, Reading};

@@ -23,6 +23,7 @@
 //! exception keeps time monotonic: a deadline older than the latest time a command was
 //! applied fires at that time instead.
 
+pub mod delivery;
 pub mod error;
 pub mod query;
 mod resources;

@@ -10,7 +10,7 @@ pub mod encode;
 mod error;
 mod paging;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State as AxumState};
@@ -23,144 +23,16 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::clock::Clock;
+use super::app::App;
 use super::engine::state::{State, Workspace};
 use super::engine::stats::{self, Scope, Window};
-use super::engine::{query, Command, Engine, EngineError, Millis, Reply};
+use super::engine::{query, Command, EngineError, Millis, Reply};
 use crate::api::resources::*;
-use crate::api::{ParamError, Secret};
+use crate::api::ParamError;
 use encode::Urls;
 pub use error::error_response;
 
-/// Credentials the emulator accepts.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    /// The account SID (`AC…`), the Basic-auth username.
-    pub account_sid: String,
-    /// Its auth token.
-    pub auth_token: Secret,
-    /// API keys (`SK…`, secret) also accepted.
-    pub api_keys: Vec<(String, Secret)>,
-}
-
-/// What the handlers share.
-#[derive(Debug)]
-pub struct App {
-    /// Where effects go (the runner).
-    pub effects: tokio::sync::mpsc::UnboundedSender<super::engine::Effect>,
-    /// Wakes the timer task when deadlines may have changed.
-    pub wake: tokio::sync::Notify,
-    /// The engine; a `std` mutex because no lock is held across an `.await`.
-    pub engine: Mutex<Engine>,
-    /// The clock handlers read `now` from.
-    pub clock: Arc<dyn Clock>,
-    /// Accepted credentials.
-    pub credentials: Credentials,
-    /// Externally visible base URL for `url`/`links`, if not the request's host.
-    pub public_url: Option<String>,
-    /// Saves the state after changes (`--state`), if asked to.
-    pub saver: Option<Arc<super::persist::Saver>>,
-}
-
-impl App {
-    /// Apply a command now, hand its effects to the runner, and wake the timers.
-    pub fn apply(&self, command: Command) -> Result<super::engine::Outcome, EngineError> {
-        let now = self.clock.now();
-        let mut engine = self.lock();
-        let result = engine.apply(command, now);
-        // Dispatched under the lock, so effects keep the engine's order.
-        if let Ok(outcome) = &result {
-            self.dispatch(&outcome.effects);
-        }
-        result
-    }
-
-    fn dispatch(&self, effects: &[super::engine::Effect]) {
-        for effect in effects {
-            // The receiver lives as long as the server; a send can only fail after it stopped.
-            let _ = self.effects.send(effect.clone());
-        }
-        self.wake.notify_one();
-        // Every applied command ends here, so this is where the state file learns of it.
-        if let Some(saver) = &self.saver {
-            saver.changed();
-        }
-    }
-
-    /// When the next timer is due.
-    pub fn next_deadline(&self) -> Option<Millis> {
-        self.lock().next_deadline()
-    }
-
-    /// The URL and form parameters to deliver `event` of `workspace`, if the workspace
-    /// has an event callback URL and its `EventsFilter` lets the event through.
-    pub fn event_callback(
-        &self,
-        workspace: &str,
-        event: &str,
-    ) -> Option<(String, Vec<(String, String)>)> {
-        let engine = self.lock();
-        let state = engine.state();
-        let ws = state.workspaces.get(workspace)?;
-        let url = ws.event_callback_url.clone()?;
-        let event = ws.events.get(event)?;
-        // An empty filter lets every event through (UNCONFIRMED, WIRE.md §7.5).
-        if let Some(filter) = ws.events_filter.as_deref().filter(|f| !f.trim().is_empty()) {
-            if !filter
-                .split(',')
-                .any(|kind| kind.trim() == event.event_type)
-            {
-                return None;
-            }
-        }
-        let mut params = vec![
-            ("EventType".to_string(), event.event_type.to_string()),
-            ("AccountSid".to_string(), state.account_sid.clone()),
-            ("WorkspaceSid".to_string(), ws.sid.clone()),
-            ("WorkspaceName".to_string(), ws.friendly_name.clone()),
-            ("EventDescription".to_string(), event.description.clone()),
-            ("ResourceType".to_string(), event.resource_type.to_string()),
-            ("ResourceSid".to_string(), event.resource_sid.clone()),
-            (
-                "Timestamp".to_string(),
-                event.date.div_euclid(1000).to_string(),
-            ),
-            ("TimestampMs".to_string(), event.date.to_string()),
-            ("Sid".to_string(), event.sid.clone()),
-        ];
-        for (key, value, _) in event.data.iter() {
-            let name = pascal_case(key);
-            if params.iter().any(|(existing, _)| existing == &name) {
-                continue;
-            }
-            params.push((name, value.to_string()));
-        }
-        Some((url, params))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Engine> {
-        // A panic while holding the lock would poison it; the state is still the last
-        // consistent one (commands check before they change), so keep serving.
-        self.engine
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 type Shared = Arc<App>;
-
-/// `worker_activity_sid` → `WorkerActivitySid`, the callback parameter spelling.
-fn pascal_case(key: &str) -> String {
-    key.split('_')
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
-}
 
 /// Largest request body the emulator reads (413 beyond it). Twilio caps task attributes
 /// at 16 KiB and workflow configurations at 64 KiB; 2 MiB leaves room for any request a

@@ -1,0 +1,91 @@
+//! The application object both the HTTP layer and the runner work through: the engine
+//! behind its lock, the clock, the credentials, and the channel effects leave by. The
+//! runner and the state file depend on this, not on the HTTP layer.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::clock::Clock;
+use super::engine::{self, Command, Effect, Engine, EngineError, Millis, Outcome};
+use crate::api::Secret;
+
+/// Credentials the emulator accepts.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The account SID (`AC…`), the Basic-auth username.
+    pub account_sid: String,
+    /// Its auth token.
+    pub auth_token: Secret,
+    /// API keys (`SK…`, secret) also accepted.
+    pub api_keys: Vec<(String, Secret)>,
+}
+
+/// What the handlers, the runner and the state file share.
+#[derive(Debug)]
+pub struct App {
+    /// Where effects go (the runner).
+    pub effects: tokio::sync::mpsc::UnboundedSender<Effect>,
+    /// Wakes the timer task when deadlines may have changed.
+    pub wake: tokio::sync::Notify,
+    /// The engine; a `std` mutex because no lock is held across an `.await`.
+    pub engine: Mutex<Engine>,
+    /// The clock handlers read `now` from.
+    pub clock: Arc<dyn Clock>,
+    /// Accepted credentials.
+    pub credentials: Credentials,
+    /// Externally visible base URL for `url`/`links`, if not the request's host.
+    pub public_url: Option<String>,
+    /// Saves the state after changes (`--state`), if asked to.
+    pub saver: Option<Arc<super::persist::Saver>>,
+}
+
+impl App {
+    /// Apply a command now, hand its effects to the runner, and wake the timers.
+    pub fn apply(&self, command: Command) -> Result<Outcome, EngineError> {
+        let now = self.clock.now();
+        let mut engine = self.lock();
+        let result = engine.apply(command, now);
+        // Dispatched under the lock, so effects keep the engine's order.
+        if let Ok(outcome) = &result {
+            self.dispatch(&outcome.effects);
+        }
+        result
+    }
+
+    /// Hand effects to the runner, wake the timers and tell the state file; called
+    /// under the engine lock, so effects keep the engine's order.
+    pub(super) fn dispatch(&self, effects: &[Effect]) {
+        for effect in effects {
+            // The receiver lives as long as the server; a send can only fail after it stopped.
+            let _ = self.effects.send(effect.clone());
+        }
+        self.wake.notify_one();
+        // Every applied command ends here, so this is where the state file learns of it.
+        if let Some(saver) = &self.saver {
+            saver.changed();
+        }
+    }
+
+    /// When the next timer is due.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.lock().next_deadline()
+    }
+
+    /// The URL and form parameters to deliver `event` of `workspace` (see
+    /// [`engine::delivery::event_callback`]).
+    pub fn event_callback(
+        &self,
+        workspace: &str,
+        event: &str,
+    ) -> Option<(String, Vec<(String, String)>)> {
+        engine::delivery::event_callback(self.lock().state(), workspace, event)
+    }
+
+    /// The engine, locked.
+    pub fn lock(&self) -> MutexGuard<'_, Engine> {
+        // A panic while holding the lock would poison it; the state is still the last
+        // consistent one (commands check before they change), so keep serving.
+        self.engine
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
