@@ -689,7 +689,7 @@ def path_sid(op, name):
 
 
 tl = [HEADER, "//! Every typed client method against a local recording server: the request's method\n//! and path match the spec's operation, and the fixture response parses without loss.\n",
-      "#[path = \"../common/mod.rs\"]\nmod common;\n", "use common::Recorder;\nuse trctl::api::resources::*;\n",
+      "use crate::common::{self, Recorder};\nuse trctl::api::resources::*;\n",
       "#[tokio::test(flavor = \"multi_thread\")]\nasync fn every_operation_sends_its_request_and_parses_its_response() {",
       "    let recorder = Recorder::start(common::fixture_responder());",
       "    let client = common::client(&recorder.url);",

@@ -1,12 +1,10 @@
 //! The `trctl` binary against a local recording server: each command's request
 //! (method, path, form, query, auth) and its output, exit codes and messages.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{self, Recorder, Reply, ACCOUNT, TOKEN, WORKSPACE};
 use assert_cmd::Command;
-use common::{Recorder, Reply, ACCOUNT, TOKEN, WORKSPACE};
 use serde_json::{json, Value};
 
 const WORKFLOW: &str = "WW0123456789abcdef0123456789abcdef";

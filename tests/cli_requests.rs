@@ -1,12 +1,10 @@
 //! One row per command: the request it sends (method, path, form or query pairs).
 //! Complements tests/cli.rs, which checks the behaviours around the requests.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{Recorder, Reply, ACCOUNT, TOKEN, WORKSPACE};
 use assert_cmd::Command;
-use common::{Recorder, Reply, ACCOUNT, TOKEN, WORKSPACE};
 use serde_json::json;
 
 const WS: &str = WORKSPACE;

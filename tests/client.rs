@@ -1,11 +1,9 @@
 //! The library client's cross-cutting rules: Retry-After, paging limits, error decoding.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{hostile_body_server, Recorder, Reply};
+use crate::common::{self, hostile_body_server, Recorder, Reply};
 use serde_json::json;
 use trctl::api::resources::{CreateTaskParams, ListTaskParams};
 use trctl::api::{Client, Credentials, Error, RetryPolicy, Secret};

@@ -3,11 +3,9 @@
 //! property present, JSON types right, enums within the spec's values. Also: every path
 //! of the spec is routed.
 
-mod common;
-
 use std::path::Path;
 
-use common::EmulatorThread;
+use crate::common::EmulatorThread;
 use reqwest::Method;
 use serde_json::{json, Value};
 use trctl::api::{Client, RequestBody, OPERATIONS};

@@ -2,10 +2,8 @@
 //! every resource created, fetched, listed with paging, filtered, updated, deleted,
 //! and the error paths TaskRouter has.
 
-mod common;
-
+use crate::common::{self, EmulatorThread, EMULATOR_ACCOUNT, EMULATOR_TOKEN};
 use assert_cmd::Command;
-use common::{EmulatorThread, EMULATOR_ACCOUNT, EMULATOR_TOKEN};
 use reqwest::Method;
 use serde_json::{json, Value};
 use trctl::api::resources::*;

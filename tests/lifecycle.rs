@@ -2,12 +2,10 @@
 //! assignment callbacks to a receiver in the test, honours the reply or waits for the
 //! Reservations API, times reservations out on a manual clock, and logs every event.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{EmulatorThread, Recorded, Recorder, Reply, EMULATOR_TOKEN};
+use crate::common::{self, EmulatorThread, Recorded, Recorder, Reply, EMULATOR_TOKEN};
 use serde_json::{json, Value};
 use trctl::api::resources::*;
 use trctl::api::{Client, RequestBody};

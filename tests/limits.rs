@@ -2,9 +2,7 @@
 //! limits of `trctl::expr::limits` are refused with a 400 that names the limit, and
 //! expressions at the limits are accepted.
 
-mod common;
-
-use common::EmulatorThread;
+use crate::common::EmulatorThread;
 use reqwest::Method;
 use serde_json::{json, Value};
 use trctl::api::{Client, RequestBody};

@@ -3,13 +3,11 @@
 //! are shed at the connection limit so a fresh request is still answered, and bodies
 //! over the emulator's limit get 413.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{raw_status, ServerProcess};
+use crate::common::{raw_status, ServerProcess};
 
 const HEALTH: &str = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
 

@@ -5,11 +5,10 @@
 //! no routing yet), and interop with Twilio's Python RequestValidator (tests/compat,
 //! see tests/compat/README-serve.md).
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common;
 use assert_cmd::Command;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};

@@ -3,7 +3,6 @@
 //! [`Recorder`] runs an axum server on an ephemeral loopback port in its own thread and
 //! runtime, records every request (method, path, query, form, headers), answers with a
 //! responder function, and stops when dropped.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

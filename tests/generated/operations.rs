@@ -4,10 +4,7 @@
 //! Every typed client method against a local recording server: the request's method
 //! and path match the spec's operation, and the fixture response parses without loss.
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use common::Recorder;
+use crate::common::{self, Recorder};
 use trctl::api::resources::*;
 
 #[tokio::test(flavor = "multi_thread")]
