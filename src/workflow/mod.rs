@@ -47,4 +47,6 @@ pub use route::{
     never_skip, plan, Active, EndReason, FilterChoice, Leg, PlanEnd, RouteInput, RoutePlan,
     StepExit, StepVisit, DEFAULT_TASK_TTL,
 };
-pub use walk::{Due, Entry, Exit, Instant, Millis, Moves, Position, Transition, WalkContext};
+pub use walk::{
+    step_at, Due, Entry, Exit, Instant, Millis, Moves, Position, Transition, WalkContext,
+};

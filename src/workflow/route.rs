@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::expr::TimeOfDay;
 
 use super::config::{CompiledStep, CompiledWorkflow};
-use super::walk::{Due, Exit, Position, Transition, WalkContext};
+use super::walk::{step_at, Due, Exit, Position, Transition, WalkContext};
 
 /// Default task TTL in seconds, as `workflow test` takes it.
 pub const DEFAULT_TASK_TTL: u64 = crate::api::limits::DEFAULT_TASK_TTL_SECONDS as u64;
@@ -266,14 +266,9 @@ fn legs_of<'w>(
     for transition in transitions {
         match *transition {
             Transition::Entered(entry) => {
-                let step = match entry.filter {
-                    FilterChoice::Filter(index) => workflow
-                        .filters()
-                        .get(index)
-                        .and_then(|filter| filter.steps.get(entry.step)),
-                    FilterChoice::Default => workflow.default_filter(),
+                let Some(step) = step_at(workflow, entry.filter, entry.step) else {
+                    continue;
                 };
-                let Some(step) = step else { continue };
                 if entry.step == 0 {
                     legs.push(Leg {
                         filter: entry.filter,

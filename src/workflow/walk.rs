@@ -210,6 +210,20 @@ pub enum Due<T> {
     Ttl(T),
 }
 
+/// The step `index` of `filter` (the default filter has only step 0), as a [`Transition`]
+/// names it.
+pub fn step_at(
+    workflow: &CompiledWorkflow,
+    filter: FilterChoice,
+    index: usize,
+) -> Option<&CompiledStep> {
+    match filter {
+        FilterChoice::Filter(filter) => workflow.filters().get(filter)?.steps.get(index),
+        FilterChoice::Default if index == 0 => workflow.default_filter(),
+        FilterChoice::Default => None,
+    }
+}
+
 /// Saturating `usize` → `u32` (a valid workflow holds at most `MAX_WORKFLOW_TARGETS`
 /// targets, far below `u32::MAX`).
 fn small(index: usize) -> u32 {
@@ -348,15 +362,7 @@ impl<T: Instant> Position<T> {
 
     /// The compiled step the task is in.
     pub fn current_step<'w>(&self, workflow: &'w CompiledWorkflow) -> Option<&'w CompiledStep> {
-        match self.place {
-            Place::Step { filter, step } => workflow
-                .filters()
-                .get(filter as usize)?
-                .steps
-                .get(step as usize),
-            Place::Default => workflow.default_filter(),
-            Place::Ended(_) => None,
-        }
+        step_at(workflow, self.filter()?, self.step())
     }
 
     /// When the task entered its current filter.
@@ -480,15 +486,13 @@ impl<T: Instant> Position<T> {
         at: T,
         filter_entered: T,
     ) -> Option<Transition<T>> {
-        let (place, compiled) = match filter {
-            FilterChoice::Filter(index) => (
-                Place::Step {
-                    filter: small(index),
-                    step: small(step),
-                },
-                cx.workflow.filters().get(index)?.steps.get(step)?,
-            ),
-            FilterChoice::Default => (Place::Default, cx.workflow.default_filter()?),
+        let compiled = step_at(cx.workflow, filter, step)?;
+        let place = match filter {
+            FilterChoice::Filter(index) => Place::Step {
+                filter: small(index),
+                step: small(step),
+            },
+            FilterChoice::Default => Place::Default,
         };
         let priority = compiled.priority.unwrap_or(self.priority);
         let deadline = compiled
