@@ -4,6 +4,8 @@
 //!   JSON-path errors; compilation into a [`CompiledWorkflow`] (every expression parsed
 //!   once).
 //! - [`route`]: where a task goes and when, assuming nobody accepts it ([`plan`]).
+//! - [`walk`]: the walk itself as a state machine ([`Position`] and its [`Transition`]s),
+//!   shared by [`plan`] and the emulator.
 //! - [`eligibility`]: queue membership, which workers a step may reserve and why not,
 //!   `skip_if` counters, `order_by`.
 //!
@@ -31,6 +33,7 @@
 pub mod config;
 pub mod eligibility;
 pub mod route;
+pub mod walk;
 
 pub use config::{
     CompiledFilter, CompiledStep, CompiledWorkflow, ConfigError, ConfigErrorKind, ConfigErrors,
@@ -43,4 +46,7 @@ pub use eligibility::{
 pub use route::{
     never_skip, plan, Active, EndReason, FilterChoice, Leg, PlanEnd, RouteInput, RoutePlan,
     StepExit, StepVisit, DEFAULT_TASK_TTL,
+};
+pub use walk::{
+    step_at, Due, Entry, Exit, Instant, Millis, Moves, Position, Transition, WalkContext,
 };

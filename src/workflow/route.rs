@@ -9,12 +9,13 @@
 //! [`StepContext::skips_on_entry`](super::StepContext::skips_on_entry)). No clock is read:
 //! ages are numbers the caller gives.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::expr::TimeOfDay;
 
 use super::config::{CompiledStep, CompiledWorkflow};
+use super::walk::{step_at, Due, Exit, Position, Transition, WalkContext};
 
 /// Default task TTL in seconds, as `workflow test` takes it.
 pub const DEFAULT_TASK_TTL: u64 = crate::api::limits::DEFAULT_TASK_TTL_SECONDS as u64;
@@ -99,7 +100,7 @@ pub struct Leg<'w> {
 }
 
 /// How the walk ends (assuming nobody accepts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The task waits in its last step until its TTL ends, then is canceled with reason
@@ -221,111 +222,30 @@ pub fn plan<'w>(
     input: &RouteInput<'_>,
     skips_on_entry: &mut dyn FnMut(FilterChoice, &CompiledStep) -> bool,
 ) -> RoutePlan<'w> {
-    let mut legs = Vec::new();
-    let mut priority = input.priority;
-    let mut now = 0;
-    let mut from = 0;
-    // A timeout out of a filter never reaches the default filter; a skip does (§2.3.3,
-    // §2.3.4). Before any filter was left, "nothing matched" is the case.
-    let mut allow_default = true;
-    let mut fall_out = EndReason::NoFilterMatched;
-    let end = loop {
-        if now >= input.ttl {
-            break PlanEnd {
-                at: input.ttl,
-                reason: EndReason::TtlExceeded,
-            };
-        }
-        let Some(index) = workflow.select_filter(input.attributes, from, input.time) else {
-            match workflow.default_filter() {
-                Some(step) if allow_default => {
-                    priority = step.priority.unwrap_or(priority);
-                    legs.push(Leg {
-                        filter: FilterChoice::Default,
-                        entered_at: now,
-                        steps: vec![StepVisit {
-                            step,
-                            priority,
-                            entered_at: now,
-                            left_at: None,
-                            exit: StepExit::Waits,
-                        }],
-                    });
-                    break PlanEnd {
-                        at: input.ttl,
-                        reason: EndReason::TtlExceeded,
-                    };
-                }
-                _ => {
-                    break PlanEnd {
-                        at: now,
-                        reason: fall_out,
-                    }
-                }
-            }
-        };
-        let choice = FilterChoice::Filter(index);
-        let filter_entered = now;
-        let mut steps = Vec::new();
-        let mut last_exit = StepExit::Waits;
-        // `index` came from `select_filter`, a position in this same slice.
-        for step in &workflow.filters()[index].steps {
-            priority = step.priority.unwrap_or(priority);
-            let entered_at = now;
-            let (left_at, exit) = if step.skip_if.is_some() && skips_on_entry(choice, step) {
-                (Some(now), StepExit::Skipped)
-            } else {
-                match step.end_offset {
-                    Some(offset) => {
-                        let deadline = filter_entered.saturating_add(offset);
-                        if deadline >= input.ttl {
-                            (Some(input.ttl), StepExit::TtlExpires)
-                        } else {
-                            (Some(deadline), StepExit::TimedOut)
-                        }
-                    }
-                    None => (None, StepExit::Waits),
-                }
-            };
-            steps.push(StepVisit {
-                step,
-                priority,
-                entered_at,
-                left_at,
-                exit,
-            });
-            last_exit = exit;
-            match (exit, left_at) {
-                (StepExit::TimedOut | StepExit::Skipped, Some(left)) => now = left,
-                _ => break,
-            }
-        }
-        legs.push(Leg {
-            filter: choice,
-            entered_at: filter_entered,
-            steps,
-        });
-        match last_exit {
-            StepExit::TimedOut => {
-                allow_default = false;
-                fall_out = EndReason::WorkflowTimeout;
-            }
-            StepExit::Skipped => {
-                // A skipped-out filter counts as never matched (§2.3.4). The pseudocode
-                // lets the last way out decide whether the default filter applies
-                // (UNCONFIRMED corner, §2.3.5).
-                allow_default = true;
-                fall_out = EndReason::WorkflowSkipped;
-            }
-            StepExit::Waits | StepExit::TtlExpires => {
-                break PlanEnd {
-                    at: input.ttl,
-                    reason: EndReason::TtlExceeded,
-                }
-            }
-        }
-        from = index + 1;
+    let cx = WalkContext {
+        workflow,
+        attributes: input.attributes,
+        time: input.time,
     };
+    let mut transitions = Vec::new();
+    // At the same instant the TTL comes first (see `walk`): a TTL of 0 ends the task
+    // before it enters anything.
+    if input.ttl > 0 {
+        let mut position =
+            Position::start_with(&cx, 0, input.priority, skips_on_entry, &mut transitions);
+        while let Some(due) = position.next_due(input.ttl) {
+            match due {
+                Due::Step(at) => position.time_out_with(&cx, at, skips_on_entry, &mut transitions),
+                Due::Ttl(at) => transitions.extend(position.ttl_expired(at)),
+            }
+        }
+    } else {
+        transitions.push(Transition::Ended {
+            at: input.ttl,
+            reason: EndReason::TtlExceeded,
+        });
+    }
+    let (legs, end) = legs_of(workflow, &transitions);
     let active = active_at(&legs, end, input.age);
     RoutePlan {
         legs,
@@ -333,6 +253,75 @@ pub fn plan<'w>(
         age: input.age,
         active,
     }
+}
+
+/// Fold the walk's transitions into legs and visits.
+fn legs_of<'w>(
+    workflow: &'w CompiledWorkflow,
+    transitions: &[Transition<u64>],
+) -> (Vec<Leg<'w>>, PlanEnd) {
+    let mut legs: Vec<Leg<'w>> = Vec::new();
+    // The open visit's deadline, to tell a step cut by the TTL from one without timeout.
+    let mut open_deadline = None;
+    for transition in transitions {
+        match *transition {
+            Transition::Entered(entry) => {
+                let Some(step) = step_at(workflow, entry.filter, entry.step) else {
+                    continue;
+                };
+                if entry.step == 0 {
+                    legs.push(Leg {
+                        filter: entry.filter,
+                        entered_at: entry.at,
+                        steps: Vec::new(),
+                    });
+                }
+                open_deadline = entry.deadline;
+                if let Some(leg) = legs.last_mut() {
+                    leg.steps.push(StepVisit {
+                        step,
+                        priority: entry.priority,
+                        entered_at: entry.at,
+                        left_at: None,
+                        exit: StepExit::Waits,
+                    });
+                }
+            }
+            Transition::Left { at, exit, .. } => {
+                if let Some(visit) = open_visit(&mut legs) {
+                    visit.left_at = Some(at);
+                    visit.exit = match exit {
+                        Exit::TimedOut => StepExit::TimedOut,
+                        Exit::Skipped => StepExit::Skipped,
+                    };
+                }
+                open_deadline = None;
+            }
+            Transition::Ended { at, reason } => {
+                if reason == EndReason::TtlExceeded && open_deadline.is_some() {
+                    if let Some(visit) = open_visit(&mut legs) {
+                        visit.left_at = Some(at);
+                        visit.exit = StepExit::TtlExpires;
+                    }
+                }
+                return (legs, PlanEnd { at, reason });
+            }
+        }
+    }
+    // The walk always ends (with the TTL at the latest); this is never reached.
+    let end = PlanEnd {
+        at: 0,
+        reason: EndReason::TtlExceeded,
+    };
+    (legs, end)
+}
+
+/// The last visit, if the task is still in it.
+fn open_visit<'a, 'w>(legs: &'a mut [Leg<'w>]) -> Option<&'a mut StepVisit<'w>> {
+    legs.last_mut()?
+        .steps
+        .last_mut()
+        .filter(|visit| visit.left_at.is_none())
 }
 
 fn active_at(legs: &[Leg<'_>], end: PlanEnd, age: u64) -> Option<Active> {
@@ -357,6 +346,7 @@ fn active_at(legs: &[Leg<'_>], end: PlanEnd, age: u64) -> Option<Active> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn workflow(config: Value) -> CompiledWorkflow {
@@ -423,5 +413,251 @@ mod tests {
             .map(|visit| visit.priority)
             .collect();
         assert_eq!(priorities, [3, 7]);
+    }
+
+    /// The four cases of issue 14 where one large clock advance made the emulator
+    /// disagree; `workflow test`'s answers, which the emulator must match.
+    #[test]
+    fn issue_14_reproductions() {
+        let attributes = json!({});
+        let active_queue = |config: Value, age: u64, ttl: u64| {
+            let workflow = workflow(config);
+            let input = RouteInput {
+                age,
+                ttl,
+                ..RouteInput::new(&attributes)
+            };
+            let route = plan(&workflow, &input, &mut never_skip);
+            let active = route
+                .active_visit()
+                .map(|(_, visit)| (visit.step.queue.clone(), visit.entered_at));
+            (active, route.end)
+        };
+        let (active, end) = active_queue(
+            json!({"task_routing": {"filters": [
+                {"expression": "1==1", "targets": [{"queue": "Q1", "timeout": 30}]},
+                {"expression": "1==1", "targets": [{"queue": "Q2", "timeout": 10}]}]}}),
+            65,
+            DEFAULT_TASK_TTL,
+        );
+        assert_eq!(active, None);
+        assert_eq!(
+            end,
+            PlanEnd {
+                at: 40,
+                reason: EndReason::WorkflowTimeout
+            }
+        );
+        let (active, _) = active_queue(
+            json!({"task_routing": {"filters": [
+                {"expression": "1==1", "targets": [{"queue": "Q3", "timeout": 60}]},
+                {"expression": "1==1", "targets": [{"queue": "Q1", "timeout": 10}, {"queue": "Q3"}]}]}}),
+            70,
+            DEFAULT_TASK_TTL,
+        );
+        assert_eq!(active, Some(("Q3".to_string(), 70)));
+        let (active, _) = active_queue(
+            json!({"task_routing": {"filters": [
+                {"expression": "1==1", "targets": [{"queue": "Q3", "timeout": 5}, {"queue": "Q1"}]}]}}),
+            18,
+            DEFAULT_TASK_TTL,
+        );
+        assert_eq!(active, Some(("Q1".to_string(), 5)));
+        let (active, end) = active_queue(
+            json!({"task_routing": {"filters": [
+                {"expression": "1==1", "targets": [{"queue": "Q1", "timeout": 50}, {"queue": "Q2", "timeout": 30}]}]}}),
+            105,
+            100,
+        );
+        assert_eq!(active, None);
+        assert_eq!(
+            end,
+            PlanEnd {
+                at: 80,
+                reason: EndReason::WorkflowTimeout
+            }
+        );
+    }
+
+    /// `plan` as it was before it was built on [`super::super::walk`], kept to check that
+    /// the rewrite answers the same.
+    fn reference_plan<'w>(
+        workflow: &'w CompiledWorkflow,
+        input: &RouteInput<'_>,
+        skips_on_entry: &mut dyn FnMut(FilterChoice, &CompiledStep) -> bool,
+    ) -> RoutePlan<'w> {
+        let mut legs = Vec::new();
+        let mut priority = input.priority;
+        let mut now = 0;
+        let mut from = 0;
+        let mut allow_default = true;
+        let mut fall_out = EndReason::NoFilterMatched;
+        let end = loop {
+            if now >= input.ttl {
+                break PlanEnd {
+                    at: input.ttl,
+                    reason: EndReason::TtlExceeded,
+                };
+            }
+            let Some(index) = workflow.select_filter(input.attributes, from, input.time) else {
+                match workflow.default_filter() {
+                    Some(step) if allow_default => {
+                        priority = step.priority.unwrap_or(priority);
+                        legs.push(Leg {
+                            filter: FilterChoice::Default,
+                            entered_at: now,
+                            steps: vec![StepVisit {
+                                step,
+                                priority,
+                                entered_at: now,
+                                left_at: None,
+                                exit: StepExit::Waits,
+                            }],
+                        });
+                        break PlanEnd {
+                            at: input.ttl,
+                            reason: EndReason::TtlExceeded,
+                        };
+                    }
+                    _ => {
+                        break PlanEnd {
+                            at: now,
+                            reason: fall_out,
+                        }
+                    }
+                }
+            };
+            let choice = FilterChoice::Filter(index);
+            let filter_entered = now;
+            let mut steps = Vec::new();
+            let mut last_exit = StepExit::Waits;
+            for step in &workflow.filters()[index].steps {
+                priority = step.priority.unwrap_or(priority);
+                let entered_at = now;
+                let (left_at, exit) = if step.skip_if.is_some() && skips_on_entry(choice, step) {
+                    (Some(now), StepExit::Skipped)
+                } else {
+                    match step.end_offset {
+                        Some(offset) => {
+                            let deadline = filter_entered.saturating_add(offset);
+                            if deadline >= input.ttl {
+                                (Some(input.ttl), StepExit::TtlExpires)
+                            } else {
+                                (Some(deadline), StepExit::TimedOut)
+                            }
+                        }
+                        None => (None, StepExit::Waits),
+                    }
+                };
+                steps.push(StepVisit {
+                    step,
+                    priority,
+                    entered_at,
+                    left_at,
+                    exit,
+                });
+                last_exit = exit;
+                match (exit, left_at) {
+                    (StepExit::TimedOut | StepExit::Skipped, Some(left)) => now = left,
+                    _ => break,
+                }
+            }
+            legs.push(Leg {
+                filter: choice,
+                entered_at: filter_entered,
+                steps,
+            });
+            match last_exit {
+                StepExit::TimedOut => {
+                    allow_default = false;
+                    fall_out = EndReason::WorkflowTimeout;
+                }
+                StepExit::Skipped => {
+                    allow_default = true;
+                    fall_out = EndReason::WorkflowSkipped;
+                }
+                StepExit::Waits | StepExit::TtlExpires => {
+                    break PlanEnd {
+                        at: input.ttl,
+                        reason: EndReason::TtlExceeded,
+                    }
+                }
+            }
+            from = index + 1;
+        };
+        let active = active_at(&legs, end, input.age);
+        RoutePlan {
+            legs,
+            end,
+            age: input.age,
+            active,
+        }
+    }
+
+    fn target() -> impl Strategy<Value = Value> {
+        (
+            0..4u8,
+            proptest::option::of(1..60u64),
+            proptest::option::of(0..10u32),
+            any::<bool>(),
+        )
+            .prop_map(|(queue, timeout, priority, skip)| {
+                let mut target = json!({"queue": format!("Q{queue}")});
+                if let Some(timeout) = timeout {
+                    target["timeout"] = json!(timeout);
+                }
+                if let Some(priority) = priority {
+                    target["priority"] = json!(priority);
+                }
+                if skip {
+                    target["skip_if"] = json!("1==1");
+                }
+                target
+            })
+    }
+
+    fn config() -> impl Strategy<Value = Value> {
+        let expression = prop_oneof![Just("1==1"), Just("a == 1"), Just("a == 2"), Just("b == 1")];
+        let filter = (expression, proptest::collection::vec(target(), 1..4)).prop_map(
+            |(expression, targets)| json!({"expression": expression, "targets": targets}),
+        );
+        (
+            proptest::collection::vec(filter, 0..4),
+            proptest::option::of(proptest::option::of(0..10u32)),
+        )
+            .prop_map(|(filters, default)| {
+                let mut routing = json!({"filters": filters});
+                if let Some(priority) = default {
+                    routing["default_filter"] = match priority {
+                        Some(priority) => json!({"queue": "QD", "priority": priority}),
+                        None => json!({"queue": "QD"}),
+                    };
+                }
+                json!({"task_routing": routing})
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn plan_on_the_walk_answers_as_before(
+            config in config(),
+            a in 0..3u8,
+            b in 0..2u8,
+            ttl in prop_oneof![Just(0u64), 1..250u64, Just(u64::MAX)],
+            age in 0..260u64,
+            priority in 0..5u32,
+            skips in any::<u16>(),
+        ) {
+            let workflow = CompiledWorkflow::from_value(&config, None).expect("generated workflows are valid");
+            let attributes = json!({"a": a, "b": b});
+            let input = RouteInput { attributes: &attributes, age, priority, ttl, time: None };
+            let mut decide = |filter: FilterChoice, step: &CompiledStep| match filter {
+                FilterChoice::Filter(index) => skips & (1 << ((index * 4 + step.index) % 16)) != 0,
+                FilterChoice::Default => true,
+            };
+            let expected = reference_plan(&workflow, &input, &mut decide);
+            let actual = plan(&workflow, &input, &mut decide);
+            prop_assert_eq!(actual, expected);
+        }
     }
 }
