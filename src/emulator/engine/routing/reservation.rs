@@ -52,6 +52,7 @@ impl Context<'_> {
         let workflow_sid = task.workflow_sid.clone();
         ws.reindex(task_sid);
         ws.set_idle_since(worker_sid, now);
+        // A task sent straight to a queue has no workflow: the default timeout then.
         let timeout = workflow_sid
             .as_deref()
             .and_then(|w| ws.workflows.get(w))
