@@ -26,7 +26,7 @@ mod workers;
 
 /// What a callback reply or REST update asks of a pending reservation.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
+pub(super) enum Decision {
     /// Accept; `instruction` records a telephony instruction (dequeue, call, …) that
     /// accepted it, as sent (no telephony is emulated).
     Accept {
