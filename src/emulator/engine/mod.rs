@@ -23,10 +23,12 @@
 //! exception keeps time monotonic: a deadline older than the latest time a command was
 //! applied fires at that time instead.
 
+mod commands;
+mod context;
 pub mod delivery;
 pub mod error;
+mod events;
 pub mod query;
-mod resources;
 mod routing;
 pub mod sids;
 pub mod snapshot;
@@ -271,7 +273,7 @@ impl Engine {
 
     /// Apply one command at time `now`. On error nothing has changed.
     pub fn apply(&mut self, command: Command, now: Millis) -> Result<Outcome, EngineError> {
-        let mut context = resources::Context {
+        let mut context = context::Context {
             state: &mut self.state,
             sids: self.sids.as_mut(),
             now,

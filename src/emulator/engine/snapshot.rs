@@ -165,7 +165,7 @@ fn rebuild(ws: &mut Workspace, old: &HashMap<String, Arc<CompiledWorkflow>>) -> 
         TargetWorkers::from_field(Some(&queue.target_workers))
             .map_err(|err| format!("queue {} has an invalid TargetWorkers: {err}", queue.sid))?;
         queue.def =
-            super::resources::queue_def(&queue.sid, &queue.friendly_name, &queue.target_workers);
+            super::commands::queue_def(&queue.sid, &queue.friendly_name, &queue.target_workers);
     }
     let mut current = HashMap::new();
     for workflow in ws.workflows.iter_mut() {

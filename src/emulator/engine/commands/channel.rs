@@ -1,0 +1,178 @@
+//! Task channels: create (adding a worker channel to every worker), update, delete.
+
+use serde_json::{json, Map, Value};
+
+use crate::api::resources::*;
+use crate::emulator::engine::context::{is_terminal, name_param, path, Context};
+use crate::emulator::engine::error::EngineError;
+use crate::emulator::engine::state::{TaskChannel, WorkerChannel};
+use crate::emulator::engine::Reply;
+
+impl Context<'_> {
+    pub(in crate::emulator::engine) fn create_channel(
+        &mut self,
+        workspace: &str,
+        params: CreateTaskChannelParams,
+    ) -> Result<Reply, EngineError> {
+        let ws = self.workspace(workspace)?;
+        let friendly_name = name_param("FriendlyName", &params.friendly_name)?;
+        let unique_name = name_param("UniqueName", &params.unique_name)?;
+        // Unique names appear in expressions (worker.channel.<name>…), so no hyphens (ROUTING.md §4.4).
+        if unique_name.contains('-') || unique_name.contains(char::is_whitespace) {
+            return Err(EngineError::bad_request(format!(
+                "Invalid UniqueName {unique_name:?}: it may not contain hyphens or spaces"
+            )));
+        }
+        if ws.channels.iter().any(|c| c.unique_name == unique_name) {
+            return Err(EngineError::bad_request(format!("Task channel with unique name {unique_name} already exists for workspace {workspace}")));
+        }
+        let worker_sids: Vec<String> = ws.workers.iter().map(|w| w.sid.clone()).collect();
+        let now = self.now;
+        let sid = self.sids.next("TC");
+        let channel_sids: Vec<String> = worker_sids.iter().map(|_| self.sids.next("WC")).collect();
+        let ws = self.workspace_mut(workspace)?;
+        ws.channels.insert(TaskChannel {
+            sid: sid.clone(),
+            friendly_name: friendly_name.clone(),
+            unique_name: unique_name.clone(),
+            channel_optimized_routing: params.channel_optimized_routing,
+            created: now,
+            updated: now,
+        });
+        // Every worker gets a channel for the new task channel.
+        for (worker_sid, channel_sid) in worker_sids.iter().zip(channel_sids) {
+            if let Some(worker) = ws.workers.get_mut(worker_sid) {
+                worker.channels.push(WorkerChannel {
+                    sid: channel_sid,
+                    task_channel_sid: sid.clone(),
+                    configured_capacity: 1,
+                    available: true,
+                    created: now,
+                    updated: now,
+                });
+            }
+        }
+        let data = channel_data(
+            &sid,
+            &friendly_name,
+            &unique_name,
+            params.channel_optimized_routing,
+        );
+        self.emit(
+            workspace,
+            "task-channel.created",
+            ("task-channel", &sid, path(workspace, "TaskChannels", &sid)),
+            format!("Task channel {unique_name} created"),
+            data,
+        );
+        Ok(Reply::Created(sid))
+    }
+
+    pub(in crate::emulator::engine) fn update_channel(
+        &mut self,
+        workspace: &str,
+        sid: &str,
+        params: UpdateTaskChannelParams,
+    ) -> Result<Reply, EngineError> {
+        self.workspace(workspace)?
+            .channels
+            .get(sid)
+            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskChannels", sid)))?;
+        let friendly_name = params
+            .friendly_name
+            .as_deref()
+            .map(|n| name_param("FriendlyName", n))
+            .transpose()?;
+        let now = self.now;
+        let ws = self.workspace_mut(workspace)?;
+        let Some(channel) = ws.channels.get_mut(sid) else {
+            return Err(EngineError::not_found(&path(
+                workspace,
+                "TaskChannels",
+                sid,
+            )));
+        };
+        if let Some(name) = friendly_name {
+            channel.friendly_name = name;
+        }
+        if let Some(optimized) = params.channel_optimized_routing {
+            channel.channel_optimized_routing = Some(optimized);
+        }
+        channel.updated = now;
+        let data = channel_data(
+            sid,
+            &channel.friendly_name,
+            &channel.unique_name,
+            channel.channel_optimized_routing,
+        );
+        let description = format!("Task channel {} updated", channel.unique_name);
+        self.emit(
+            workspace,
+            "task-channel.updated",
+            ("task-channel", sid, path(workspace, "TaskChannels", sid)),
+            description,
+            data,
+        );
+        Ok(Reply::Updated(sid.to_string()))
+    }
+
+    pub(in crate::emulator::engine) fn delete_channel(
+        &mut self,
+        workspace: &str,
+        sid: &str,
+    ) -> Result<Reply, EngineError> {
+        let ws = self.workspace(workspace)?;
+        let channel = ws
+            .channels
+            .get(sid)
+            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskChannels", sid)))?;
+        if let Some(task) = ws
+            .tasks
+            .iter()
+            .find(|t| t.task_channel_sid == sid && !is_terminal(&t.assignment_status))
+        {
+            return Err(EngineError::in_use(
+                "task channel",
+                sid,
+                &format!("task {}", task.sid),
+            ));
+        }
+        let data = channel_data(
+            sid,
+            &channel.friendly_name,
+            &channel.unique_name,
+            channel.channel_optimized_routing,
+        );
+        let description = format!("Task channel {} deleted", channel.unique_name);
+        let ws = self.workspace_mut(workspace)?;
+        ws.channels.remove(sid);
+        for worker in ws.workers.iter_mut() {
+            worker.channels.retain(|c| c.task_channel_sid != sid);
+        }
+        self.emit(
+            workspace,
+            "task-channel.deleted",
+            ("task-channel", sid, path(workspace, "TaskChannels", sid)),
+            description,
+            data,
+        );
+        Ok(Reply::Deleted)
+    }
+}
+
+fn channel_data(
+    sid: &str,
+    name: &str,
+    unique: &str,
+    optimized: Option<bool>,
+) -> Map<String, Value> {
+    let mut data = Map::new();
+    data.insert("task_channel_sid".into(), json!(sid));
+    data.insert("task_channel_name".into(), json!(name));
+    data.insert("task_channel_unique_name".into(), json!(unique));
+    data.insert(
+        "task_channel_optimized_routing".into(),
+        json!(optimized.unwrap_or(false).to_string()),
+    );
+    data
+}

@@ -1,0 +1,332 @@
+//! Tasks: create (entering the workflow or the queue), update (status transitions,
+//! attributes, priority, channel), delete.
+
+use serde_json::json;
+
+use crate::api::resources::*;
+use crate::emulator::engine::context::{
+    check_if_match, is_terminal, one_of, path, Context, DEFAULT_TASK_TIMEOUT, MAX_PRIORITY,
+    MAX_TASK_TIMEOUT,
+};
+use crate::emulator::engine::error::EngineError;
+use crate::emulator::engine::events::task_data;
+use crate::emulator::engine::state::{Deadline, Task};
+use crate::emulator::engine::{validate, Reply};
+
+impl Context<'_> {
+    pub(in crate::emulator::engine) fn create_task(
+        &mut self,
+        workspace: &str,
+        params: CreateTaskParams,
+    ) -> Result<Reply, EngineError> {
+        let ws = self.workspace(workspace)?;
+        let queue_sid = params.task_queue_sid.clone().filter(|s| !s.is_empty());
+        if let Some(queue) = &queue_sid {
+            if ws.queues.get(queue).is_none() {
+                return Err(EngineError::bad_request(format!("Invalid TaskQueueSid: task queue {queue} does not exist in workspace {workspace}")));
+            }
+        }
+        let workflow_sid = match params.workflow_sid.clone().filter(|s| !s.is_empty()) {
+            Some(sid) => {
+                if ws.workflows.get(&sid).is_none() {
+                    return Err(EngineError::bad_request(format!("Invalid WorkflowSid: workflow {sid} does not exist in workspace {workspace}")));
+                }
+                Some(sid)
+            }
+            // The workflow may be omitted when the workspace has exactly one (TaskRouter docs).
+            None if queue_sid.is_none() => {
+                let mut workflows = ws.workflows.iter();
+                match (workflows.next(), workflows.next()) {
+                    (Some(only), None) => Some(only.sid.clone()),
+                    _ => {
+                        return Err(EngineError::bad_request(
+                            "Missing required parameter WorkflowSid in the post body",
+                        ))
+                    }
+                }
+            }
+            None => None,
+        };
+        let attributes = params
+            .attributes
+            .clone()
+            .unwrap_or_else(|| "{}".to_string());
+        let attributes_json = validate::attributes(&attributes)?;
+        let priority = params.priority.unwrap_or(0);
+        if !(0..=MAX_PRIORITY).contains(&priority) {
+            return Err(EngineError::bad_request(format!(
+                "Invalid Priority {priority}: it must be between 0 and {MAX_PRIORITY}"
+            )));
+        }
+        let timeout = params.timeout.unwrap_or(DEFAULT_TASK_TIMEOUT);
+        if !(1..=MAX_TASK_TIMEOUT).contains(&timeout) {
+            return Err(EngineError::bad_request(format!(
+                "Invalid Timeout {timeout}: it must be between 1 and {MAX_TASK_TIMEOUT}"
+            )));
+        }
+        let channel_ref = params
+            .task_channel
+            .clone()
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "default".to_string());
+        let task_channel_sid = ws
+            .channel_by_ref(&channel_ref)
+            .map(|c| c.sid.clone())
+            .ok_or_else(|| EngineError::bad_request(format!("Invalid TaskChannel: {channel_ref} is not a task channel of workspace {workspace}")))?;
+        let virtual_start_time = match params.virtual_start_time.as_deref() {
+            Some(text) => validate::date_time("VirtualStartTime", text)?,
+            None => self.now,
+        };
+        if let Some(target) = params.routing_target.as_deref().filter(|t| !t.is_empty()) {
+            if ws.workers.get(target).is_none() {
+                return Err(EngineError::bad_request(format!("Invalid RoutingTarget: worker {target} does not exist in workspace {workspace}")));
+            }
+        }
+        let ignore_capacity = params
+            .ignore_capacity
+            .as_deref()
+            .map(|value| matches!(value.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+        let now = self.now;
+        let sid = self.sids.next("WT");
+        let task = Task {
+            sid: sid.clone(),
+            attributes,
+            attributes_json,
+            assignment_status: "pending".into(),
+            priority,
+            reason: None,
+            timeout,
+            task_channel_sid,
+            workflow_sid,
+            task_queue_entered: queue_sid.as_ref().map(|_| now),
+            task_queue_sid: queue_sid,
+            virtual_start_time,
+            routing_target: params.routing_target.filter(|t| !t.is_empty()),
+            ignore_capacity,
+            addons: "{}".into(),
+            created: now,
+            updated: now,
+            version: 0,
+            routing: None,
+            rejected_by: Vec::new(),
+            assignments: 0,
+            finished: None,
+            indexed: None,
+        };
+        let ws = self.workspace_mut(workspace)?;
+        let data = task_data(ws, &task, now);
+        ws.tasks.insert(task);
+        ws.reindex(&sid);
+        self.emit(
+            workspace,
+            "task.created",
+            ("task", &sid, path(workspace, "Tasks", &sid)),
+            format!("Task {sid} created"),
+            data,
+        );
+        self.state.schedule(
+            now + timeout * 1000,
+            Deadline::TaskTtl {
+                workspace: workspace.to_string(),
+                task: sid.clone(),
+            },
+        );
+        let has_workflow = self
+            .workspace(workspace)?
+            .tasks
+            .get(&sid)
+            .is_some_and(|t| t.workflow_sid.is_some());
+        if has_workflow {
+            self.enter_workflow(workspace, &sid);
+        } else {
+            self.try_reserve(workspace, &sid, None);
+        }
+        Ok(Reply::Created(sid))
+    }
+
+    pub(in crate::emulator::engine) fn update_task(
+        &mut self,
+        workspace: &str,
+        sid: &str,
+        params: UpdateTaskParams,
+    ) -> Result<Reply, EngineError> {
+        let account = self.state.account_sid.clone();
+        let ws = self.workspace(workspace)?;
+        let task = ws
+            .tasks
+            .get(sid)
+            .ok_or_else(|| EngineError::not_found(&path(workspace, "Tasks", sid)))?;
+        check_if_match(params.if_match.as_deref(), task.version)?;
+        let current = task.assignment_status.as_str();
+        if let Some(status) = params.assignment_status.as_deref() {
+            one_of("AssignmentStatus", status, TASK_ENUM_STATUS)?;
+            // Transitions the REST API may ask for (WIRE.md §9); messages as observed (§3.3).
+            match status {
+                "canceled" if !matches!(current, "pending" | "reserved") => {
+                    return Err(EngineError::bad_request(format!("Cannot cancel task {sid} in workspace {workspace} for account {account} because it is not pending or reserved.")));
+                }
+                "wrapping" if current != "assigned" => {
+                    return Err(EngineError::bad_request(format!("Cannot wrap up a task {sid} in workspace {workspace} for account {account} because it's not currently assigned")));
+                }
+                "completed" if !matches!(current, "assigned" | "wrapping") => {
+                    return Err(EngineError::bad_request(format!("Cannot complete task {sid} in workspace {workspace} for account {account} because it is not assigned or wrapping.")));
+                }
+                "pending" | "reserved" | "assigned" if status != current => {
+                    return Err(EngineError::bad_request(format!("Cannot update task {sid} to status {status}: only canceled, wrapping and completed can be requested")));
+                }
+                _ => {}
+            }
+            if matches!(status, "wrapping" | "completed") && params.attributes.is_some() {
+                return Err(EngineError::bad_request("Attributes cannot be changed in the same request that moves a task to wrapping or completed; send two requests"));
+            }
+        }
+        let attributes_json = params
+            .attributes
+            .as_deref()
+            .map(validate::attributes)
+            .transpose()?;
+        if let Some(priority) = params.priority {
+            if !(0..=MAX_PRIORITY).contains(&priority) {
+                return Err(EngineError::bad_request(format!(
+                    "Invalid Priority {priority}: it must be between 0 and {MAX_PRIORITY}"
+                )));
+            }
+        }
+        let channel = match params.task_channel.as_deref() {
+            Some(reference) => Some(
+                ws.channel_by_ref(reference)
+                    .map(|c| c.sid.clone())
+                    .ok_or_else(|| EngineError::bad_request(format!("Invalid TaskChannel: {reference} is not a task channel of workspace {workspace}")))?,
+            ),
+            None => None,
+        };
+        let virtual_start_time = params
+            .virtual_start_time
+            .as_deref()
+            .map(|t| validate::date_time("VirtualStartTime", t))
+            .transpose()?;
+        let now = self.now;
+        let ws = self.workspace_mut(workspace)?;
+        let Some(task) = ws.tasks.get_mut(sid) else {
+            return Err(EngineError::not_found(&path(workspace, "Tasks", sid)));
+        };
+        let new_status = params
+            .assignment_status
+            .clone()
+            .filter(|s| s != &task.assignment_status);
+        let attributes_changed = params
+            .attributes
+            .as_ref()
+            .is_some_and(|a| a != &task.attributes);
+        if let (Some(text), Some(json)) = (params.attributes, attributes_json) {
+            task.attributes = text;
+            task.attributes_json = json;
+        }
+        if let Some(priority) = params.priority {
+            task.priority = priority;
+        }
+        let channel_changed = channel
+            .as_ref()
+            .is_some_and(|c| *c != task.task_channel_sid);
+        if let Some(channel) = channel {
+            task.task_channel_sid = channel;
+        }
+        if let Some(time) = virtual_start_time {
+            task.virtual_start_time = time;
+        }
+        if let Some(status) = &new_status {
+            task.assignment_status = status.clone();
+            task.reason = params.reason.clone().or(task.reason.take());
+            if is_terminal(status) {
+                task.finished = Some(now);
+                task.routing = None;
+            }
+        }
+        task.version += 1;
+        task.updated = now;
+        let task = task.clone();
+        ws.reindex(sid);
+        if channel_changed {
+            // A new channel moves the load of its live reservations.
+            ws.recount_task(sid);
+        }
+        let mut data = task_data(ws, &task, now);
+        let resource = || ("task", sid, path(workspace, "Tasks", sid));
+        if attributes_changed || params.priority.is_some() {
+            self.emit(
+                workspace,
+                "task.updated",
+                resource(),
+                format!("Task {sid} updated"),
+                data.clone(),
+            );
+        }
+        if let Some(status) = new_status {
+            let (event_type, reason_key) = match status.as_str() {
+                "canceled" => ("task.canceled", "task_canceled_reason"),
+                "wrapping" => ("task.wrapup", "task_completed_reason"),
+                _ => ("task.completed", "task_completed_reason"),
+            };
+            if let Some(reason) = &task.reason {
+                data.insert(reason_key.into(), json!(reason));
+            }
+            self.emit(
+                workspace,
+                event_type,
+                resource(),
+                format!("Task {sid} {status}"),
+                data,
+            );
+            match status.as_str() {
+                // Pending reservations end with the task (ROUTING.md §5.6).
+                "canceled" => self.end_reservations(workspace, sid, "canceled"),
+                other => self.follow_task(workspace, sid, other),
+            }
+            if is_terminal(&status) {
+                self.schedule_cleanup(workspace, sid);
+            }
+        } else if task.assignment_status == "pending" {
+            // New attributes restart the walk from the first filter (age kept,
+            // ROUTING.md §2.7 suggestion); a new priority may win a worker now.
+            if attributes_changed && task.workflow_sid.is_some() {
+                self.enter_workflow(workspace, sid);
+            } else {
+                self.try_reserve(workspace, sid, None);
+            }
+        }
+        Ok(Reply::Updated(sid.to_string()))
+    }
+
+    pub(in crate::emulator::engine) fn delete_task(
+        &mut self,
+        workspace: &str,
+        sid: &str,
+        if_match: Option<&str>,
+    ) -> Result<Reply, EngineError> {
+        let ws = self.workspace(workspace)?;
+        let task = ws
+            .tasks
+            .get(sid)
+            .ok_or_else(|| EngineError::not_found(&path(workspace, "Tasks", sid)))?;
+        check_if_match(if_match, task.version)?;
+        let data = task_data(ws, task, self.now);
+        let holders: Vec<String> = ws
+            .task_reservations(sid)
+            .filter(|r| matches!(r.status.as_str(), "accepted" | "wrapping"))
+            .map(|r| r.worker_sid.clone())
+            .collect();
+        self.end_reservations(workspace, sid, "canceled");
+        for worker in holders {
+            self.dirty_workers.push((workspace.to_string(), worker));
+        }
+        self.workspace_mut(workspace)?.remove_task(sid);
+        self.emit(
+            workspace,
+            "task.deleted",
+            ("task", sid, path(workspace, "Tasks", sid)),
+            format!("Task {sid} deleted"),
+            data,
+        );
+        Ok(Reply::Deleted)
+    }
+}

@@ -1,0 +1,87 @@
+//! Firing deadlines: reservation timeouts, step timeouts, task TTLs, cleanup.
+
+use serde_json::Map;
+
+use crate::emulator::engine::context::{is_terminal, Context};
+use crate::emulator::engine::state::Deadline;
+
+impl Context<'_> {
+    /// Fire one due deadline; stale ones do nothing.
+    pub(in crate::emulator::engine) fn fire(&mut self, deadline: Deadline) {
+        match deadline {
+            Deadline::Reservation {
+                workspace,
+                reservation,
+            } => self.time_out(&workspace, &reservation),
+            Deadline::Step {
+                workspace,
+                task,
+                generation,
+            } => {
+                let Some(t) = self
+                    .state
+                    .workspaces
+                    .get(&workspace)
+                    .and_then(|ws| ws.tasks.get(&task))
+                else {
+                    return;
+                };
+                let current = t
+                    .routing
+                    .as_ref()
+                    .is_some_and(|r| r.generation == generation);
+                if !current {
+                    return;
+                }
+                match t.assignment_status.as_str() {
+                    "pending" => {
+                        self.emit_task(
+                            &workspace,
+                            &task,
+                            "task-queue.timeout",
+                            format!("Task {task} timed out of its queue"),
+                            Map::new(),
+                        );
+                        self.next_step(&workspace, &task, false);
+                    }
+                    // A pending reservation is left to finish; the task moves on if it ends
+                    // unaccepted (UNCONFIRMED: TaskRouter's docs do not say).
+                    "reserved" => {
+                        if let Some(routing) = self
+                            .task_mut(&workspace, &task)
+                            .and_then(|t| t.routing.as_mut())
+                        {
+                            routing.expired = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Deadline::TaskTtl { workspace, task } => {
+                let live = self
+                    .state
+                    .workspaces
+                    .get(&workspace)
+                    .and_then(|ws| ws.tasks.get(&task))
+                    .is_some_and(|t| {
+                        matches!(t.assignment_status.as_str(), "pending" | "reserved")
+                    });
+                if live {
+                    self.cancel_task(&workspace, &task, "Task TTL Exceeded");
+                }
+            }
+            Deadline::Cleanup { workspace, task } => {
+                let Some(ws) = self.state.workspaces.get_mut(&workspace) else {
+                    return;
+                };
+                if ws
+                    .tasks
+                    .get(&task)
+                    .is_some_and(|t| is_terminal(&t.assignment_status))
+                {
+                    ws.remove_task(&task);
+                }
+            }
+        }
+    }
+}

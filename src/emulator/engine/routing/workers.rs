@@ -1,0 +1,41 @@
+//! Moving a worker to another activity, with its event.
+
+use crate::emulator::engine::context::{path, Context};
+use crate::emulator::engine::events::{previous_activity_data, worker_data};
+
+impl Context<'_> {
+    pub(super) fn move_worker(&mut self, workspace: &str, worker_sid: &str, activity: &str) {
+        let now = self.now;
+        let Some(ws) = self.state.workspaces.get_mut(workspace) else {
+            return;
+        };
+        let Some(worker) = ws.workers.get_mut(worker_sid) else {
+            return;
+        };
+        if worker.activity_sid == activity {
+            return;
+        }
+        let previous = std::mem::replace(&mut worker.activity_sid, activity.to_string());
+        let since = std::mem::replace(&mut worker.status_changed, now);
+        worker.version += 1;
+        worker.updated = now;
+        let worker = worker.clone();
+        let previous_name = ws.activity_name(&previous).unwrap_or_default().to_string();
+        let mut data = worker_data(ws, &worker);
+        previous_activity_data(&mut data, &previous, &previous_name, now - since);
+        let activity_name = ws.activity_name(activity).unwrap_or_default().to_string();
+        let description = format!(
+            "Worker {} updated to {} Activity",
+            worker.friendly_name, activity_name
+        );
+        self.emit(
+            workspace,
+            "worker.activity.update",
+            ("worker", worker_sid, path(workspace, "Workers", worker_sid)),
+            description,
+            data,
+        );
+        self.dirty_workers
+            .push((workspace.to_string(), worker_sid.to_string()));
+    }
+}
