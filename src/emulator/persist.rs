@@ -639,10 +639,9 @@ mod tests {
         }
         let waiting_worker = worker(&mut engine, "Later", "support", None);
         let state = engine.state().workspaces.get(&ws).expect("workspace");
-        assert!(state
-            .reservations
-            .iter()
-            .any(|r| r.worker_sid == seller && r.status == "pending" && r.task_sid == early));
+        assert!(state.reservations.iter().any(|r| r.worker_sid == seller
+            && r.status == crate::api::resources::ReservationStatus::Pending
+            && r.task_sid == early));
         Built {
             engine,
             ws,
