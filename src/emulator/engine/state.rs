@@ -432,6 +432,19 @@ record!(
     Event
 );
 
+impl Task {
+    /// Move the task to `next`, one of the steps [`TaskStatus::can_become`] allows.
+    pub fn set_status(&mut self, next: TaskStatus) {
+        debug_assert!(
+            self.assignment_status.can_become(next),
+            "task {}: {} cannot become {next}",
+            self.sid,
+            self.assignment_status
+        );
+        self.assignment_status = next;
+    }
+}
+
 impl Workspace {
     /// A copy of the records without the derived indexes (`pending`, `loads`, `by_task`,
     /// `idle` are left empty): what a snapshot needs, for less than a full clone.

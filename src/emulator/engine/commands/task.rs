@@ -238,7 +238,7 @@ impl Context<'_> {
             task.virtual_start_time = time;
         }
         if let Some(status) = new_status {
-            task.assignment_status = status;
+            task.set_status(status);
             task.reason = params.reason.clone().or(task.reason.take());
             if status.is_terminal() {
                 task.finished = Some(now);

@@ -45,7 +45,7 @@ impl Context<'_> {
         };
         let first = task.assignment_status == TaskStatus::Pending;
         if first {
-            task.assignment_status = TaskStatus::Reserved;
+            task.set_status(TaskStatus::Reserved);
             task.assignments += 1;
             task.version += 1;
             task.updated = now;
@@ -242,7 +242,7 @@ impl Context<'_> {
             .and_then(|q| ws.queues.get(q))
             .and_then(|q| q.assignment_activity_sid.clone());
         if let Some(task) = ws.tasks.get_mut(&reservation.task_sid) {
-            task.assignment_status = TaskStatus::Assigned;
+            task.set_status(TaskStatus::Assigned);
             task.version += 1;
             task.updated = now;
             // The workflow is done with the task once a reservation is accepted.
@@ -345,7 +345,7 @@ impl Context<'_> {
         if task.assignment_status != TaskStatus::Reserved {
             return;
         }
-        task.assignment_status = TaskStatus::Pending;
+        task.set_status(TaskStatus::Pending);
         task.version += 1;
         task.updated = now;
         let assignments = task.assignments;
@@ -400,7 +400,7 @@ impl Context<'_> {
         if !task.assignment_status.can_become(TaskStatus::Canceled) {
             return;
         }
-        task.assignment_status = TaskStatus::Canceled;
+        task.set_status(TaskStatus::Canceled);
         task.reason = Some(reason.to_string());
         task.routing = None;
         task.finished = Some(now);
