@@ -34,9 +34,9 @@ for tool in cargo python3 npm curl; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool is needed and was not found"
 done
 
-step "build (release): trctl, benches/bare_axum.rs, benches/lifecycle.rs, benches/stall.rs"
+step "build (release): trctl, benches/bare_axum.rs, benches/lifecycle.rs, benches/stall.rs, benches/memory.rs"
 cargo build --release >>"$log" 2>&1 || fail "cargo build --release failed"
-artifacts="$(cargo build --release --bench bare_axum --bench lifecycle --bench stall --message-format=json 2>>"$log")" \
+artifacts="$(cargo build --release --bench bare_axum --bench lifecycle --bench stall --bench memory --message-format=json 2>>"$log")" \
     || fail "building the benchmark programs failed"
 exe() {
     printf '%s\n' "$artifacts" | python3 -c '
@@ -54,7 +54,8 @@ for line in sys.stdin:
 bare_axum="$(exe bare_axum)"
 lifecycle="$(exe lifecycle)"
 stall="$(exe stall)"
-[ -x "$bare_axum" ] && [ -x "$lifecycle" ] && [ -x "$stall" ] || fail "could not find the benchmark executables"
+memory="$(exe memory)"
+[ -x "$bare_axum" ] && [ -x "$lifecycle" ] && [ -x "$stall" ] && [ -x "$memory" ] || fail "could not find the benchmark executables"
 
 step "comparison tools into .bench/ (venv: Flask, gunicorn, twilio; npm: twilio-cli)"
 venv="$work/venv"
@@ -96,6 +97,6 @@ esac
 step "comparisons (benches/compare/run.py)"
 # shellcheck disable=SC2086
 "$venv/bin/python" benches/compare/run.py \
-    --trctl "$root/target/release/trctl" --bare-axum "$bare_axum" --lifecycle "$lifecycle" --stall "$stall" \
+    --trctl "$root/target/release/trctl" --bare-axum "$bare_axum" --lifecycle "$lifecycle" --stall "$stall" --memory "$memory" \
     --venv "$venv" --node-prefix "$node_prefix" --rounds "$rounds" \
     --only $only

@@ -1599,3 +1599,91 @@ async fn one_clock_advance_past_several_deadlines_fires_each_at_its_own_time() {
     assert_eq!(one["date_created"], "2023-11-14T22:13:20Z");
     assert_eq!(one["task_queue_entered_date"], "2023-11-14T22:13:25Z");
 }
+
+/// A request that arrives after a deadline passed but before the timer task fired it
+/// (here: a manual clock moved without a tick) sees the state as of its own time: the
+/// reservation has timed out, and accepting it is refused, as on TaskRouter.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_see_every_timer_due_by_their_time() {
+    let clock = std::sync::Arc::new(trctl::emulator::clock::ManualClock::new(1_700_000_000_000));
+    let emulator = EmulatorThread::start_with(trctl::emulator::EmulatorConfig {
+        clock: clock.clone(),
+        ..Default::default()
+    });
+    let client = emulator.client();
+    let ws = workspace(&client, None).await;
+    let base = format!("/v1/Workspaces/{ws}");
+    let activities = get(
+        &client,
+        &format!("{base}/Activities?FriendlyName=Available"),
+    )
+    .await;
+    let available = activities["activities"][0]["sid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let queue = created(
+        &client,
+        &format!("{base}/TaskQueues"),
+        &[("FriendlyName", "All"), ("TargetWorkers", "1==1")],
+    )
+    .await;
+    let configuration = json!({"task_routing": {"filters": [
+        {"expression": "1==1", "targets": [{"queue": queue["sid"]}]}
+    ]}})
+    .to_string();
+    let workflow = created(
+        &client,
+        &format!("{base}/Workflows"),
+        &[
+            ("FriendlyName", "All"),
+            ("Configuration", &configuration),
+            ("TaskReservationTimeout", "5"),
+        ],
+    )
+    .await;
+    created(
+        &client,
+        &format!("{base}/Workers"),
+        &[("FriendlyName", "alice"), ("ActivitySid", &available)],
+    )
+    .await;
+    let task = created(
+        &client,
+        &format!("{base}/Tasks"),
+        &[
+            ("WorkflowSid", workflow["sid"].as_str().unwrap()),
+            ("Attributes", "{}"),
+        ],
+    )
+    .await;
+    let task_path = format!("{base}/Tasks/{}", task["sid"].as_str().unwrap());
+    let reservations = get(&client, &format!("{task_path}/Reservations")).await;
+    let reservation = &reservations["reservations"][0];
+    assert_eq!(
+        reservation["reservation_status"], "pending",
+        "{reservations}"
+    );
+    let reservation_path = format!(
+        "{task_path}/Reservations/{}",
+        reservation["sid"].as_str().unwrap()
+    );
+
+    // Past the 5 s reservation timeout, with no tick in between.
+    clock.advance(6_000);
+    let fetched = get(&client, &reservation_path).await;
+    assert_eq!(fetched["reservation_status"], "timeout", "{fetched}");
+    let (status, body) = raw(
+        &client,
+        Method::POST,
+        &reservation_path,
+        &[("ReservationStatus", "accepted")],
+    )
+    .await;
+    assert!(
+        (400..500).contains(&status),
+        "accepting a timed-out reservation: {status} {body}"
+    );
+    let task = get(&client, &task_path).await;
+    assert_ne!(task["assignment_status"], "assigned", "{task}");
+}

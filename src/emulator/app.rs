@@ -42,7 +42,7 @@ impl App {
     /// Apply a command now, hand its effects to the runner, and wake the timers.
     pub fn apply(&self, command: Command) -> Result<Outcome, EngineError> {
         let now = self.clock.now();
-        let mut engine = self.lock();
+        let mut engine = self.lock_at(now);
         let result = engine.apply(command, now);
         // Dispatched under the lock, so effects keep the engine's order.
         if let Ok(outcome) = &result {
@@ -78,6 +78,23 @@ impl App {
         event: &str,
     ) -> Option<(String, Vec<(String, String)>)> {
         engine::delivery::event_callback(self.lock().state(), workspace, event)
+    }
+
+    /// The engine, locked, with every timer due by `now` fired first (and its effects
+    /// handed on). The timer task fires deadlines as they come, but a request can arrive
+    /// between a deadline and that task's turn (a busy emulator, a scaled clock, a manual
+    /// clock moved without a tick): it must see the state as of `now` — a reservation
+    /// whose timeout passed is `timeout`, not still `pending` and acceptable — as it would
+    /// on TaskRouter, where timers are not a separate step a client can overtake.
+    pub fn lock_at(&self, now: Millis) -> MutexGuard<'_, Engine> {
+        let mut engine = self.lock();
+        if engine.next_deadline().is_some_and(|due| due <= now) {
+            // A tick only fires deadlines; it cannot fail.
+            if let Ok(outcome) = engine.apply(Command::Tick, now) {
+                self.dispatch(&outcome.effects);
+            }
+        }
+        engine
     }
 
     /// The engine, locked.

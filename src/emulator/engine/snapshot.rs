@@ -232,5 +232,6 @@ fn rebuild(ws: &mut Workspace, old: &HashMap<String, Arc<CompiledWorkflow>>) -> 
         ws.reindex(&sid);
     }
     ws.loads = Loads::recount(ws);
+    ws.refresh_offers();
     Ok(())
 }

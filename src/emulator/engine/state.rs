@@ -144,6 +144,21 @@ pub struct Workspace {
     /// [`Workspace::remove_worker`]).
     #[serde(skip)]
     pub idle: BTreeSet<(Millis, u64, String)>,
+    /// The workers that could be offered a task of a channel now, per task channel, in
+    /// the same order as `idle`: in an available activity and, multitasking, with room on
+    /// that channel (single-tasking: with nothing in progress, under every channel). A
+    /// task looks here instead of at every worker, so a task created while every worker
+    /// is busy costs nothing per worker. Kept by [`Workspace::refresh_offer`] (called
+    /// wherever a worker's activity, channels, load or idle time changes).
+    #[serde(skip)]
+    pub offerable: HashMap<String, BTreeSet<(Millis, u64, String)>>,
+}
+
+/// Whether one of a worker's channels is available and below its capacity.
+pub fn channel_has_room(loads: &Loads, worker: &Worker, channel: &WorkerChannel) -> bool {
+    channel.available
+        && i64::from(loads.counts(&worker.sid, &channel.task_channel_sid).1)
+            < channel.configured_capacity
 }
 
 /// The pending tasks of one queue, ordered both ways TaskRouter orders queues (§3.3).
@@ -472,6 +487,7 @@ impl Workspace {
             loads: Loads::default(),
             by_task: HashMap::new(),
             idle: BTreeSet::new(),
+            offerable: HashMap::new(),
         }
     }
 
@@ -481,15 +497,24 @@ impl Workspace {
         let Some(reservation) = self.reservations.get(reservation_sid) else {
             return;
         };
+        let worker = reservation.worker_sid.clone();
         match self.tasks.get(&reservation.task_sid) {
             Some(task) => self.loads.add(reservation, &task.task_channel_sid),
             None => self.loads.remove(reservation_sid),
         }
+        self.refresh_offer(&worker);
     }
 
     /// Stop counting a reservation as holding a slot.
     pub fn deactivate(&mut self, reservation_sid: &str) {
         self.loads.remove(reservation_sid);
+        if let Some(worker) = self
+            .reservations
+            .get(reservation_sid)
+            .map(|r| r.worker_sid.clone())
+        {
+            self.refresh_offer(&worker);
+        }
     }
 
     /// Count a task's live reservations again (after its channel changed).
@@ -543,16 +568,20 @@ impl Workspace {
         let (sid, idle_since) = (worker.sid.clone(), worker.idle_since);
         self.workers.insert(worker);
         if let Some(position) = self.workers.position_of(&sid) {
-            self.idle.insert((idle_since, position, sid));
+            self.idle.insert((idle_since, position, sid.clone()));
         }
+        self.refresh_offer(&sid);
     }
 
     /// Remove a worker.
     pub fn remove_worker(&mut self, worker_sid: &str) -> Option<Worker> {
         let position = self.workers.position_of(worker_sid)?;
         let worker = self.workers.remove(worker_sid)?;
-        self.idle
-            .remove(&(worker.idle_since, position, worker.sid.clone()));
+        let key = (worker.idle_since, position, worker.sid.clone());
+        self.idle.remove(&key);
+        for set in self.offerable.values_mut() {
+            set.remove(&key);
+        }
         Some(worker)
     }
 
@@ -565,9 +594,99 @@ impl Workspace {
             return;
         };
         let before = std::mem::replace(&mut worker.idle_since, when);
-        self.idle
-            .remove(&(before, position, worker_sid.to_string()));
+        let old = (before, position, worker_sid.to_string());
+        self.idle.remove(&old);
+        for set in self.offerable.values_mut() {
+            set.remove(&old);
+        }
         self.idle.insert((when, position, worker_sid.to_string()));
+        self.refresh_offer(worker_sid);
+    }
+
+    /// The task channels a worker could be offered a task of now (see
+    /// [`Workspace::offerable`]).
+    fn offer_channels(&self, worker: &Worker) -> Vec<String> {
+        if !self
+            .activities
+            .get(&worker.activity_sid)
+            .is_some_and(|a| a.available)
+        {
+            return Vec::new();
+        }
+        if !self.multi_task_enabled {
+            // Single-tasking ignores channels and capacity (ROUTING.md §4.6 rule 4).
+            if self.loads.busy(&worker.sid) != 0 {
+                return Vec::new();
+            }
+            return self.channels.iter().map(|c| c.sid.clone()).collect();
+        }
+        worker
+            .channels
+            .iter()
+            .filter(|c| channel_has_room(&self.loads, worker, c))
+            .map(|c| c.task_channel_sid.clone())
+            .collect()
+    }
+
+    /// Bring a worker's entries in [`Workspace::offerable`] up to date with its activity,
+    /// channels, load and idle time.
+    pub fn refresh_offer(&mut self, worker_sid: &str) {
+        let Some(position) = self.workers.position_of(worker_sid) else {
+            return;
+        };
+        let Some(worker) = self.workers.get(worker_sid) else {
+            return;
+        };
+        let wanted = self.offer_channels(worker);
+        let key = (worker.idle_since, position, worker.sid.clone());
+        for (channel, set) in self.offerable.iter_mut() {
+            if !wanted.contains(channel) {
+                set.remove(&key);
+            }
+        }
+        for channel in wanted {
+            self.offerable
+                .entry(channel)
+                .or_default()
+                .insert(key.clone());
+        }
+    }
+
+    /// [`Workspace::refresh_offer`] for every worker (after a change that concerns them
+    /// all: multitasking switched, a channel added or removed, a restore).
+    pub fn refresh_offers(&mut self) {
+        let sids: Vec<String> = self.workers.iter().map(|w| w.sid.clone()).collect();
+        self.offerable
+            .retain(|channel, _| self.channels.get(channel).is_some());
+        for sid in sids {
+            self.refresh_offer(&sid);
+        }
+    }
+
+    /// Whether [`Workspace::offerable`] matches the records.
+    fn offers_are_consistent(&self) -> bool {
+        let mut expected: HashMap<String, BTreeSet<(Millis, u64, String)>> = HashMap::new();
+        for worker in self.workers.iter() {
+            let Some(position) = self.workers.position_of(&worker.sid) else {
+                return false;
+            };
+            for channel in self.offer_channels(worker) {
+                expected.entry(channel).or_default().insert((
+                    worker.idle_since,
+                    position,
+                    worker.sid.clone(),
+                ));
+            }
+        }
+        let actual: HashMap<&String, &BTreeSet<(Millis, u64, String)>> = self
+            .offerable
+            .iter()
+            .filter(|(_, set)| !set.is_empty())
+            .collect();
+        actual.len() == expected.len()
+            && expected
+                .iter()
+                .all(|(channel, set)| actual.get(channel).is_some_and(|have| *have == set))
     }
 
     /// Whether the kept load, reservation and idle indexes match the records (for tests).
@@ -587,7 +706,10 @@ impl Workspace {
                 .is_some_and(|sids| sids.contains(&r.sid))
         }) && self.by_task.values().map(Vec::len).sum::<usize>()
             == self.reservations.len();
-        self.loads.same_as(&Loads::recount(self)) && idle == self.idle && by_task
+        self.loads.same_as(&Loads::recount(self))
+            && idle == self.idle
+            && by_task
+            && self.offers_are_consistent()
     }
 
     /// Bring a task's entry in the pending index up to date with the task (call after

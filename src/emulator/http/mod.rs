@@ -363,7 +363,7 @@ fn write(
     render: impl FnOnce(&State, &str, Millis) -> Result<Response, EngineError>,
 ) -> Response {
     let now = app.clock.now();
-    let mut engine = app.lock();
+    let mut engine = app.lock_at(now);
     let outcome = match engine.apply(command, now) {
         Ok(outcome) => outcome,
         Err(err) => return err.into_response(),
@@ -389,7 +389,7 @@ fn write(
 /// Run a read under the lock.
 fn read(app: &App, f: impl FnOnce(&State, Millis) -> Result<Response, EngineError>) -> Response {
     let now = app.clock.now();
-    let engine = app.lock();
+    let engine = app.lock_at(now);
     f(engine.state(), now).unwrap_or_else(|err| err.into_response())
 }
 

@@ -52,6 +52,7 @@ impl Context<'_> {
                 });
             }
         }
+        ws.refresh_offers();
         let data = channel_data(
             &sid,
             &friendly_name,
@@ -149,6 +150,7 @@ impl Context<'_> {
         for worker in ws.workers.iter_mut() {
             worker.channels.retain(|c| c.task_channel_sid != sid);
         }
+        ws.refresh_offers();
         self.emit(
             workspace,
             "task-channel.deleted",

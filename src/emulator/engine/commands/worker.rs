@@ -166,6 +166,7 @@ impl Context<'_> {
         worker.version += 1;
         worker.updated = now;
         let worker = worker.clone();
+        ws.refresh_offer(&worker.sid);
         let to_reject: Vec<String> = if params.reject_pending_reservations == Some(true) {
             ws.reservations
                 .iter()
@@ -308,6 +309,7 @@ impl Context<'_> {
         let channel = channel.clone();
         worker.updated = now;
         let worker = worker.clone();
+        ws.refresh_offer(&worker.sid);
         let mut data = worker_data(ws, &worker);
         let unique_name = ws
             .channels

@@ -65,6 +65,7 @@ impl Context<'_> {
             loads: Default::default(),
             by_task: Default::default(),
             idle: Default::default(),
+            offerable: Default::default(),
         };
         for (name, available) in DEFAULT_ACTIVITIES {
             let activity_sid = self.sids.next("WA");
@@ -184,6 +185,7 @@ impl Context<'_> {
         }
         if let Some(enabled) = params.multi_task_enabled {
             ws.multi_task_enabled = enabled;
+            ws.refresh_offers();
         }
         if let Some(order) = order {
             ws.prioritize_queue_order = order;

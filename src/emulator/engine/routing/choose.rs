@@ -5,7 +5,7 @@ use super::{step_of, time_of_day};
 use crate::api::resources::{QueueOrder, TaskStatus};
 use crate::emulator::engine::context::Context;
 use crate::emulator::engine::query::{self, Loads};
-use crate::emulator::engine::state::{Millis, Task, Worker, WorkerChannel, Workspace};
+use crate::emulator::engine::state::{channel_has_room, Millis, Task, Worker, Workspace};
 use crate::expr::{ChannelLoad, WorkerView};
 use crate::workflow::{CompiledStep, StepContext};
 
@@ -103,13 +103,6 @@ fn has_room(ws: &Workspace, worker: &Worker, loads: &Loads) -> bool {
         .any(|channel| channel_has_room(loads, worker, channel))
 }
 
-/// Whether one of a worker's channels is available and below its capacity.
-fn channel_has_room(loads: &Loads, worker: &Worker, channel: &WorkerChannel) -> bool {
-    channel.available
-        && i64::from(loads.counts(&worker.sid, &channel.task_channel_sid).1)
-            < channel.configured_capacity
-}
-
 /// The workers to reserve for a pending task now, best first, with the task's queue:
 /// eligible (§4.6), longest idle first then `order_by` (§2.5), up to the room left under
 /// `max_reserved_workers`. `only` restricts the choice to one worker. Pure.
@@ -180,11 +173,19 @@ fn choose(
         // Single-tasking workspaces ignore channel capacity (§4.6 rule 4).
         task_channel: if multitasking { channel } else { None },
     };
-    // Longest idle first (§2.5): the workspace keeps its workers in that order, so
+    // Longest idle first (§2.5): the workspace keeps its offerable workers in that order, so
     // without `order_by` the walk stops at the first `room` eligible workers.
     let candidates: Box<dyn Iterator<Item = &Worker> + '_> = match only {
         Some(worker) => Box::new(std::iter::once(worker)),
-        None => Box::new(ws.idle.iter().filter_map(|(_, _, sid)| ws.workers.get(sid))),
+        // Only the workers that could take a task of this channel now; `admissible`
+        // checks them again, so the index only has to be complete, never exact.
+        None => Box::new(
+            ws.offerable
+                .get(&task.task_channel_sid)
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, _, sid)| ws.workers.get(sid)),
+        ),
     };
     let chosen: Vec<String> = match &step_ref.order_by {
         None => candidates

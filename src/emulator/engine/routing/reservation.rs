@@ -257,6 +257,7 @@ impl Context<'_> {
                 worker.activity_sid = activity;
                 worker.status_changed = now;
             }
+            ws.refresh_offer(&reservation.worker_sid);
         }
         let siblings: Vec<String> = ws
             .task_reservations(&reservation.task_sid)

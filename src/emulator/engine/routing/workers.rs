@@ -20,6 +20,7 @@ impl Context<'_> {
         worker.version += 1;
         worker.updated = now;
         let worker = worker.clone();
+        ws.refresh_offer(worker_sid);
         let previous_name = ws.activity_name(&previous).unwrap_or_default().to_string();
         let mut data = worker_data(ws, &worker);
         previous_activity_data(&mut data, &previous, &previous_name, now - since);
