@@ -153,7 +153,7 @@ fn reserved_task(s: &Setup, worker: &str) -> String {
     ws.reservations
         .iter()
         .rev()
-        .find(|r| r.worker_sid == worker && r.status == "pending")
+        .find(|r| r.worker_sid == worker && r.status.as_str() == "pending")
         .map(|r| r.task_sid.clone())
         .expect("a reservation was made")
 }
@@ -355,12 +355,8 @@ fn at_limits(c: &mut Criterion) {
         .workspaces
         .get(&s.ws)
         .and_then(|ws| ws.tasks.get(&probe))
-        .map(|t| t.assignment_status.clone());
-    assert_eq!(
-        status.as_deref(),
-        Some("canceled"),
-        "the walk reached the end"
-    );
+        .map(|t| t.assignment_status.as_str());
+    assert_eq!(status, Some("canceled"), "the walk reached the end");
     group.bench_function("task_create_walks_every_step", |b| {
         b.iter(|| worst_task(&mut s))
     });

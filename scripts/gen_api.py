@@ -223,6 +223,77 @@ for name, values in ENUMS.items():
     models.setdefault(module, []).append(
         f"/// The values TaskRouter accepts for `{name}`.\npub const {const}: &[&str] = &[{vals}];")
 
+# Each closed set of the spec as a Rust enum (what the emulator's engine holds), named
+# here with what it is to a reader. Reservations seen from their worker share the
+# reservation types: the spec lists the same values under both names (checked below).
+ENUM_TYPES = {
+    "task_enum_status": ("TaskStatus", "task status"),
+    "task_queue_enum_task_order": ("TaskOrder", "task order"),
+    "workspace_enum_queue_order": ("QueueOrder", "queue order"),
+    "task_reservation_enum_status": ("ReservationStatus", "reservation status"),
+    "worker_reservation_enum_status": ("ReservationStatus", "reservation status"),
+    "task_reservation_enum_call_status": ("CallStatus", "call status"),
+    "worker_reservation_enum_call_status": ("CallStatus", "call status"),
+    "task_reservation_enum_conference_event": ("ConferenceEvent", "conference event"),
+    "worker_reservation_enum_conference_event": ("ConferenceEvent", "conference event"),
+    "task_reservation_enum_supervisor_mode": ("SupervisorMode", "supervisor mode"),
+}
+
+
+def variant(value):
+    return "".join(part[:1].upper() + part[1:].lower() for part in re.split(r"[_.\- ]", value) if part)
+
+
+enum_types_done = {}
+for name, values in ENUMS.items():
+    if name not in ENUM_TYPES:
+        sys.exit(f"spec enum {name} has no Rust type name in ENUM_TYPES")
+    rust, label = ENUM_TYPES[name]
+    if rust in enum_types_done:
+        if enum_types_done[rust] != values:
+            sys.exit(f"{name} differs from the other spec enum named {rust}")
+        continue
+    enum_types_done[rust] = values
+    module = module_for_schema(name)
+    const = name.upper()
+    arms = [(variant(v), v) for v in values]
+    e = [f"/// A {label}: one of `{name}`, serialized as TaskRouter spells it."]
+    e.append("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]")
+    e.append(f"pub enum {rust} {{")
+    for ident, v in arms:
+        e.append(f"    /// `{v}`")
+        e.append(f"    #[serde(rename = \"{v}\")]")
+        e.append(f"    {ident},")
+    e.append("}")
+    e.append(f"impl {rust} {{")
+    e.append("    /// Every value, in the spec's order.")
+    e.append(f"    pub const ALL: &'static [{rust}] = &[" + ", ".join(f"{rust}::{i}" for i, _ in arms) + "];")
+    e.append("    /// The wire spelling.")
+    e.append("    pub const fn as_str(self) -> &'static str {")
+    e.append("        match self {")
+    for ident, v in arms:
+        e.append(f"            {rust}::{ident} => \"{v}\",")
+    e.append("        }")
+    e.append("    }")
+    e.append("}")
+    e.append(f"impl std::fmt::Display for {rust} {{")
+    e.append("    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {")
+    e.append("        f.write_str(self.as_str())")
+    e.append("    }")
+    e.append("}")
+    e.append(f"impl std::str::FromStr for {rust} {{")
+    e.append("    type Err = crate::api::UnknownValue;")
+    e.append("    /// The exact wire spelling (case matters, as it does to TaskRouter).")
+    e.append("    fn from_str(value: &str) -> Result<Self, Self::Err> {")
+    e.append("        match value {")
+    for ident, v in arms:
+        e.append(f"            \"{v}\" => Ok({rust}::{ident}),")
+    e.append(f"            _ => Err(crate::api::UnknownValue::new(\"{label}\", value, {const})),")
+    e.append("        }")
+    e.append("    }")
+    e.append("}")
+    models.setdefault(module, []).append("\n".join(e))
+
 # ---------------------------------------------------------------- operations
 ops = []
 for path, item in spec["paths"].items():

@@ -565,7 +565,7 @@ fn reservation_bodies_match_the_spec() {
         sid: "WR00000000000000000000000000000001".into(),
         task_sid: "WT00000000000000000000000000000001".into(),
         worker_sid: "WK00000000000000000000000000000001".into(),
-        status: "pending".into(),
+        status: trctl::api::resources::ReservationStatus::Pending,
         created: 0,
         updated: 0,
         version: 0,

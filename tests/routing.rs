@@ -162,7 +162,7 @@ impl World {
         self.state()
             .tasks
             .get(task)
-            .map(|t| t.assignment_status.clone())
+            .map(|t| t.assignment_status.to_string())
             .unwrap_or_else(|| "gone".into())
     }
 
@@ -179,7 +179,7 @@ impl World {
             .reservations
             .iter()
             .filter(|r| r.task_sid == task)
-            .map(|r| (r.sid.clone(), r.worker_sid.clone(), r.status.clone()))
+            .map(|r| (r.sid.clone(), r.worker_sid.clone(), r.status.to_string()))
             .collect()
     }
 
@@ -830,7 +830,7 @@ fn check_invariants(w: &World) -> Result<(), String> {
         let accepted = ws
             .reservations
             .iter()
-            .filter(|r| r.task_sid == task.sid && r.status == "accepted")
+            .filter(|r| r.task_sid == task.sid && r.status == ReservationStatus::Accepted)
             .count();
         if accepted > 1 {
             return Err(format!(
@@ -838,7 +838,7 @@ fn check_invariants(w: &World) -> Result<(), String> {
                 task.sid
             ));
         }
-        if task.assignment_status == "assigned" && accepted != 1 {
+        if task.assignment_status == TaskStatus::Assigned && accepted != 1 {
             return Err(format!(
                 "assigned task {} has {accepted} accepted reservations",
                 task.sid
@@ -847,9 +847,9 @@ fn check_invariants(w: &World) -> Result<(), String> {
         let pending = ws
             .reservations
             .iter()
-            .filter(|r| r.task_sid == task.sid && r.status == "pending")
+            .filter(|r| r.task_sid == task.sid && r.status == ReservationStatus::Pending)
             .count();
-        if (task.assignment_status == "reserved") != (pending > 0) {
+        if (task.assignment_status == TaskStatus::Reserved) != (pending > 0) {
             return Err(format!(
                 "task {} is {} with {pending} pending reservations",
                 task.sid, task.assignment_status
@@ -858,7 +858,7 @@ fn check_invariants(w: &World) -> Result<(), String> {
     }
     // Routing has run: no pending task has an eligible worker left unreserved.
     for task in ws.tasks.iter().filter(|t| {
-        t.assignment_status == "pending" && t.routing.as_ref().is_some_and(|r| !r.expired)
+        t.assignment_status == TaskStatus::Pending && t.routing.as_ref().is_some_and(|r| !r.expired)
     }) {
         for worker in ws.workers.iter() {
             let available = ws

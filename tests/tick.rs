@@ -134,7 +134,7 @@ impl World {
         let ws = self.state();
         let t = ws.tasks.get(task).unwrap();
         Summary {
-            status: t.assignment_status.clone(),
+            status: t.assignment_status.to_string(),
             queue: t.task_queue_sid.clone(),
             entered: t.task_queue_entered.map(|at| at - T0),
             reason: t.reason.clone(),
@@ -149,7 +149,7 @@ impl World {
             reservations: ws
                 .reservations
                 .iter()
-                .map(|r| (r.status.clone(), r.created - T0, r.updated - T0))
+                .map(|r| (r.status.to_string(), r.created - T0, r.updated - T0))
                 .collect(),
         }
     }

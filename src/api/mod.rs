@@ -27,7 +27,7 @@ pub use error::{ApiError, Error};
 pub use generated::{operations, resources};
 pub use operations::{Operation, OPERATIONS};
 pub use page::{Meta, Page};
-pub use params::ParamError;
+pub use params::{ParamError, UnknownValue};
 pub use received::Received;
 
 /// Twilio's TaskRouter endpoint.

@@ -29,6 +29,30 @@ impl ParamError {
     }
 }
 
+/// A string that is not one of a closed set's values (the `FromStr` error of the
+/// generated enums: `TaskStatus`, `ReservationStatus`, …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a {kind} (expected one of: {})", allowed.join(", "))]
+pub struct UnknownValue {
+    /// What the set is (`task status`, …).
+    pub kind: &'static str,
+    /// The string given.
+    pub value: String,
+    /// The values the set has, in the spec's order.
+    pub allowed: &'static [&'static str],
+}
+
+impl UnknownValue {
+    /// `value` is not in `allowed`.
+    pub fn new(kind: &'static str, value: &str, allowed: &'static [&'static str]) -> Self {
+        UnknownValue {
+            kind,
+            value: value.to_string(),
+            allowed,
+        }
+    }
+}
+
 /// The last value of `name` (a repeated scalar keeps the last, as form decoders do).
 pub fn text(pairs: &[(String, String)], name: &'static str) -> Result<Option<String>, ParamError> {
     Ok(pairs

@@ -639,10 +639,9 @@ mod tests {
         }
         let waiting_worker = worker(&mut engine, "Later", "support", None);
         let state = engine.state().workspaces.get(&ws).expect("workspace");
-        assert!(state
-            .reservations
-            .iter()
-            .any(|r| r.worker_sid == seller && r.status == "pending" && r.task_sid == early));
+        assert!(state.reservations.iter().any(|r| r.worker_sid == seller
+            && r.status == crate::api::resources::ReservationStatus::Pending
+            && r.task_sid == early));
         Built {
             engine,
             ws,
@@ -806,6 +805,30 @@ mod tests {
         let twice = text.replacen(&second, &first, 1);
         let err = decode(twice.as_bytes()).expect_err("duplicate SIDs are refused");
         assert!(err.to_string().contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn snapshots_spell_statuses_and_orders_as_the_wire_does() {
+        // Files saved before the engine held enums load unchanged: the same strings.
+        let built = build(1);
+        let text = String::from_utf8(encode(&built.engine.snapshot(), NOW).expect("encode"))
+            .expect("utf8");
+        for field in [
+            "\"assignment_status\":\"pending\"",
+            "\"assignment_status\":\"canceled\"",
+            "\"status\":\"pending\"",
+            "\"task_order\":\"FIFO\"",
+            "\"prioritize_queue_order\":\"FIFO\"",
+        ] {
+            assert!(text.contains(field), "{field} in the snapshot");
+        }
+        let lost = text.replacen(
+            "\"assignment_status\":\"canceled\"",
+            "\"assignment_status\":\"lost\"",
+            1,
+        );
+        let err = decode(lost.as_bytes()).expect_err("an unknown status is refused");
+        assert!(err.to_string().contains("lost"), "{err}");
     }
 
     /// How long saving holds the engine with 20,000 tasks (run with `--ignored

@@ -54,6 +54,20 @@ pub(super) fn one_of(name: &str, value: &str, allowed: &[&str]) -> Result<(), En
     }
 }
 
+/// A parameter of one of the spec's closed sets, parsed into its enum (the message is
+/// `one_of`'s, listing the values).
+pub(super) fn enum_param<T>(name: &str, value: &str) -> Result<T, EngineError>
+where
+    T: std::str::FromStr<Err = crate::api::UnknownValue>,
+{
+    value.parse().map_err(|unknown: crate::api::UnknownValue| {
+        EngineError::bad_request(format!(
+            "Invalid {name}: {value:?} is not one of {}",
+            unknown.allowed.join(", ")
+        ))
+    })
+}
+
 pub(super) fn url_param(name: &str, value: &Option<String>) -> Result<Option<String>, EngineError> {
     match value.as_deref() {
         None => Ok(None),
@@ -85,11 +99,6 @@ pub(super) fn name_param(name: &str, value: &str) -> Result<String, EngineError>
         )));
     }
     Ok(value.to_string())
-}
-
-/// Whether a task status is final.
-pub(super) fn is_terminal(status: &str) -> bool {
-    matches!(status, "completed" | "canceled")
 }
 
 impl Context<'_> {

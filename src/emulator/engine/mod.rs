@@ -34,6 +34,7 @@ pub mod sids;
 pub mod snapshot;
 pub mod state;
 pub mod stats;
+mod status;
 mod validate;
 
 pub use error::EngineError;

@@ -138,8 +138,7 @@ impl Loads {
     /// Count the live reservations of `ws` from scratch, from their statuses.
     pub fn recount(ws: &Workspace) -> Loads {
         let mut loads = Loads::default();
-        let live =
-            |r: &&Reservation| matches!(r.status.as_str(), "pending" | "accepted" | "wrapping");
+        let live = |r: &&Reservation| r.status.is_live();
         for reservation in ws.reservations.iter().filter(live) {
             if let Some(task) = ws.tasks.get(&reservation.task_sid) {
                 loads.add(reservation, &task.task_channel_sid);
@@ -155,8 +154,8 @@ impl Loads {
             worker: reservation.worker_sid.clone(),
             task: reservation.task_sid.clone(),
             channel: channel.to_string(),
-            accepted: reservation.status == "accepted",
-            pending: reservation.status == "pending",
+            accepted: reservation.status == ReservationStatus::Accepted,
+            pending: reservation.status == ReservationStatus::Pending,
         };
         let load = self.workers.entry(entry.worker.clone()).or_default();
         load.busy += 1;
@@ -446,14 +445,18 @@ pub fn tasks<'a>(
     ws: &'a Workspace,
     params: &ListTaskParams,
 ) -> Result<Listed<'a, Task>, EngineError> {
-    for status in &params.assignment_status {
-        if !TASK_ENUM_STATUS.contains(&status.as_str()) {
-            return Err(EngineError::bad_request(format!(
-                "Invalid AssignmentStatus {status:?}: it must be one of {}",
-                TASK_ENUM_STATUS.join(", ")
-            )));
-        }
-    }
+    let statuses = params
+        .assignment_status
+        .iter()
+        .map(|status| {
+            status.parse::<TaskStatus>().map_err(|_| {
+                EngineError::bad_request(format!(
+                    "Invalid AssignmentStatus {status:?}: it must be one of {}",
+                    TASK_ENUM_STATUS.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<TaskStatus>, EngineError>>()?;
     if let Some(ordering) = params.ordering.as_deref() {
         let keys: Vec<&str> = ordering
             .split(',')
@@ -493,8 +496,7 @@ pub fn tasks<'a>(
     });
     let mut items = positioned(&ws.tasks, |task| {
         params.priority.is_none_or(|p| task.priority == p)
-            && (params.assignment_status.is_empty()
-                || params.assignment_status.contains(&task.assignment_status))
+            && (statuses.is_empty() || statuses.contains(&task.assignment_status))
             && params
                 .workflow_sid
                 .as_deref()
@@ -554,13 +556,13 @@ pub fn reservations<'a>(
     status: Option<&str>,
     worker_filter: Option<&str>,
 ) -> Result<Listed<'a, Reservation>, EngineError> {
-    if let Some(status) = status {
-        if !TASK_RESERVATION_ENUM_STATUS.contains(&status) {
-            return Err(EngineError::bad_request(format!(
-                "Invalid ReservationStatus {status:?}"
-            )));
-        }
-    }
+    let status = status
+        .map(|status| {
+            status.parse::<ReservationStatus>().map_err(|_| {
+                EngineError::bad_request(format!("Invalid ReservationStatus {status:?}"))
+            })
+        })
+        .transpose()?;
     Ok(positioned(&ws.reservations, |r| {
         task.is_none_or(|t| r.task_sid == t)
             && worker.is_none_or(|w| r.worker_sid == w)

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::query::Loads;
+use crate::api::resources::{QueueOrder, ReservationStatus, TaskOrder, TaskStatus};
 use crate::workflow::{CompiledWorkflow, QueueDef, TargetWorkers};
 
 /// Epoch milliseconds.
@@ -103,8 +104,8 @@ pub struct Workspace {
     pub timeout_activity_sid: String,
     /// Multitasking (true for every new workspace unless asked otherwise).
     pub multi_task_enabled: bool,
-    /// `FIFO` or `LIFO`.
-    pub prioritize_queue_order: String,
+    /// Which queue's task a worker in several gets first.
+    pub prioritize_queue_order: QueueOrder,
     /// Created.
     pub created: Millis,
     /// Last changed.
@@ -227,8 +228,8 @@ pub struct TaskQueue {
     pub target_workers: String,
     /// Reservations per task at once (1-50).
     pub max_reserved_workers: i64,
-    /// `FIFO` or `LIFO`.
-    pub task_order: String,
+    /// The order workers take the queue's tasks in.
+    pub task_order: TaskOrder,
     /// Activity a worker moves to when reserved (single-tasking).
     pub reservation_activity_sid: Option<String>,
     /// Activity a worker moves to when assigned (single-tasking).
@@ -322,8 +323,8 @@ pub struct Task {
     /// The same, parsed (again on restore).
     #[serde(skip)]
     pub attributes_json: Value,
-    /// `pending`, `reserved`, `assigned`, `wrapping`, `completed`, `canceled`.
-    pub assignment_status: String,
+    /// Where the task is in its lifecycle.
+    pub assignment_status: TaskStatus,
     /// Priority (higher first).
     pub priority: i64,
     /// Why it was canceled / completed / wrapped up.
@@ -396,8 +397,8 @@ pub struct Reservation {
     pub task_sid: String,
     /// The worker.
     pub worker_sid: String,
-    /// Status (see `task_reservation_enum_status`).
-    pub status: String,
+    /// Where the reservation is in its lifecycle.
+    pub status: ReservationStatus,
     /// The queue the task was in when reserved.
     pub task_queue_sid: Option<String>,
     /// The worker's activity when reserved (a REST reject without an activity returns
@@ -446,6 +447,19 @@ record!(
     Event
 );
 
+impl Task {
+    /// Move the task to `next`, one of the steps [`TaskStatus::can_become`] allows.
+    pub fn set_status(&mut self, next: TaskStatus) {
+        debug_assert!(
+            self.assignment_status.can_become(next),
+            "task {}: {} cannot become {next}",
+            self.sid,
+            self.assignment_status
+        );
+        self.assignment_status = next;
+    }
+}
+
 impl Workspace {
     /// A copy of the records without the derived indexes (`pending`, `loads`, `by_task`,
     /// `idle` are left empty): what a snapshot needs, for less than a full clone.
@@ -458,7 +472,7 @@ impl Workspace {
             default_activity_sid: self.default_activity_sid.clone(),
             timeout_activity_sid: self.timeout_activity_sid.clone(),
             multi_task_enabled: self.multi_task_enabled,
-            prioritize_queue_order: self.prioritize_queue_order.clone(),
+            prioritize_queue_order: self.prioritize_queue_order,
             created: self.created,
             updated: self.updated,
             activities: self.activities.clone(),
@@ -707,7 +721,7 @@ impl Workspace {
             return;
         };
         let wanted = match (&task.task_queue_sid, position) {
-            (Some(queue), Some(position)) if task.assignment_status == "pending" => {
+            (Some(queue), Some(position)) if task.assignment_status == TaskStatus::Pending => {
                 Some(IndexKey {
                     queue: queue.clone(),
                     channel: task.task_channel_sid.clone(),
@@ -763,7 +777,7 @@ impl Workspace {
     pub fn unindex(&mut self, task_sid: &str) {
         if let Some(task) = self.tasks.get_mut(task_sid) {
             // Marking it not pending makes reindex drop the entry.
-            let status = std::mem::take(&mut task.assignment_status);
+            let status = std::mem::replace(&mut task.assignment_status, TaskStatus::Canceled);
             self.reindex(task_sid);
             if let Some(task) = self.tasks.get_mut(task_sid) {
                 task.assignment_status = status;
@@ -776,7 +790,7 @@ impl Workspace {
         let expected: BTreeSet<&str> = self
             .tasks
             .iter()
-            .filter(|t| t.assignment_status == "pending" && t.task_queue_sid.is_some())
+            .filter(|t| t.assignment_status == TaskStatus::Pending && t.task_queue_sid.is_some())
             .map(|t| t.sid.as_str())
             .collect();
         let fifo: BTreeSet<&str> = self

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::query;
 use super::state::*;
+use crate::api::resources::TaskStatus;
 
 /// A statistics window: `[start, end]` in epoch ms, and the split thresholds.
 #[derive(Debug, Clone, Default)]
@@ -25,21 +26,19 @@ pub struct Window {
 }
 
 fn is_waiting(task: &Task) -> bool {
-    matches!(task.assignment_status.as_str(), "pending" | "reserved")
+    task.assignment_status.is_waiting()
 }
 
 fn is_live(task: &Task) -> bool {
-    matches!(
-        task.assignment_status.as_str(),
-        "pending" | "reserved" | "assigned" | "wrapping"
-    )
+    !task.assignment_status.is_terminal()
 }
 
 /// Real-time task figures over a set of tasks: totals, by status, by priority, oldest waiting.
 fn task_figures<'a>(tasks: impl Iterator<Item = &'a Task>, now: Millis) -> Map<String, Value> {
-    let mut by_status: BTreeMap<&str, i64> = ["pending", "reserved", "assigned", "wrapping"]
-        .into_iter()
-        .map(|s| (s, 0))
+    let mut by_status: BTreeMap<&str, i64> = TaskStatus::ALL
+        .iter()
+        .filter(|s| !s.is_terminal())
+        .map(|s| (s.as_str(), 0))
         .collect();
     let mut by_priority: BTreeMap<String, i64> = BTreeMap::new();
     let mut total = 0;

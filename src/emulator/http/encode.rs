@@ -52,7 +52,7 @@ pub fn workspace(urls: &Urls<'_>, account: &str, ws: &Workspace) -> model::Works
             .activity_name(&ws.timeout_activity_sid)
             .map(str::to_string),
         timeout_activity_sid: Some(ws.timeout_activity_sid.clone()),
-        prioritize_queue_order: Some(ws.prioritize_queue_order.clone()),
+        prioritize_queue_order: Some(ws.prioritize_queue_order.to_string()),
         url: Some(me("")),
         links: links(&[
             ("activities", me("/Activities")),
@@ -168,7 +168,7 @@ pub fn task_queue(
             .map(str::to_string),
         sid: Some(queue.sid.clone()),
         target_workers: Some(queue.target_workers.clone()),
-        task_order: Some(queue.task_order.clone()),
+        task_order: Some(queue.task_order.to_string()),
         url: Some(me("")),
         workspace_sid: Some(ws.sid.clone()),
         links: links(&link_list),
@@ -311,7 +311,7 @@ pub fn task(
     model::Task {
         account_sid: Some(account.to_string()),
         age: Some((now - task.created).max(0) / 1000),
-        assignment_status: Some(task.assignment_status.clone()),
+        assignment_status: Some(task.assignment_status.to_string()),
         attributes: Some(task.attributes.clone()),
         addons: Some(task.addons.clone()),
         date_created: Some(date(task.created)),
@@ -370,7 +370,7 @@ pub fn task_reservation(
         account_sid: Some(account.to_string()),
         date_created: Some(date(reservation.created)),
         date_updated: Some(date(reservation.updated)),
-        reservation_status: Some(reservation.status.clone()),
+        reservation_status: Some(reservation.status.to_string()),
         sid: Some(reservation.sid.clone()),
         task_sid: Some(reservation.task_sid.clone()),
         worker_name: ws
@@ -402,7 +402,7 @@ pub fn worker_reservation(
         account_sid: Some(account.to_string()),
         date_created: Some(date(reservation.created)),
         date_updated: Some(date(reservation.updated)),
-        reservation_status: Some(reservation.status.clone()),
+        reservation_status: Some(reservation.status.to_string()),
         sid: Some(reservation.sid.clone()),
         task_sid: Some(reservation.task_sid.clone()),
         worker_name: ws

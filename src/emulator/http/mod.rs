@@ -1415,7 +1415,7 @@ fn zero_queue_realtime(workspace: &Workspace) -> serde_json::Map<String, Value> 
         friendly_name: String::new(),
         target_workers: String::new(),
         max_reserved_workers: 1,
-        task_order: "FIFO".into(),
+        task_order: crate::api::resources::TaskOrder::Fifo,
         reservation_activity_sid: None,
         assignment_activity_sid: None,
         def: std::sync::Arc::new(crate::workflow::QueueDef {

@@ -99,6 +99,75 @@ pub const TASK_ENUM_STATUS: &[&str] = &[
     "wrapping",
 ];
 
+/// A task status: one of `task_enum_status`, serialized as TaskRouter spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TaskStatus {
+    /// `pending`
+    #[serde(rename = "pending")]
+    Pending,
+    /// `reserved`
+    #[serde(rename = "reserved")]
+    Reserved,
+    /// `assigned`
+    #[serde(rename = "assigned")]
+    Assigned,
+    /// `canceled`
+    #[serde(rename = "canceled")]
+    Canceled,
+    /// `completed`
+    #[serde(rename = "completed")]
+    Completed,
+    /// `wrapping`
+    #[serde(rename = "wrapping")]
+    Wrapping,
+}
+impl TaskStatus {
+    /// Every value, in the spec's order.
+    pub const ALL: &'static [TaskStatus] = &[
+        TaskStatus::Pending,
+        TaskStatus::Reserved,
+        TaskStatus::Assigned,
+        TaskStatus::Canceled,
+        TaskStatus::Completed,
+        TaskStatus::Wrapping,
+    ];
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Reserved => "reserved",
+            TaskStatus::Assigned => "assigned",
+            TaskStatus::Canceled => "canceled",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Wrapping => "wrapping",
+        }
+    }
+}
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl std::str::FromStr for TaskStatus {
+    type Err = crate::api::UnknownValue;
+    /// The exact wire spelling (case matters, as it does to TaskRouter).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "pending" => Ok(TaskStatus::Pending),
+            "reserved" => Ok(TaskStatus::Reserved),
+            "assigned" => Ok(TaskStatus::Assigned),
+            "canceled" => Ok(TaskStatus::Canceled),
+            "completed" => Ok(TaskStatus::Completed),
+            "wrapping" => Ok(TaskStatus::Wrapping),
+            _ => Err(crate::api::UnknownValue::new(
+                "task status",
+                value,
+                TASK_ENUM_STATUS,
+            )),
+        }
+    }
+}
+
 /// Parameters of `UpdateTask` (POST `/v1/Workspaces/{WorkspaceSid}/Tasks/{Sid}`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateTaskParams {

@@ -65,6 +65,48 @@ pub struct TaskQueue {
 /// The values TaskRouter accepts for `task_queue_enum_task_order`.
 pub const TASK_QUEUE_ENUM_TASK_ORDER: &[&str] = &["FIFO", "LIFO"];
 
+/// A task order: one of `task_queue_enum_task_order`, serialized as TaskRouter spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TaskOrder {
+    /// `FIFO`
+    #[serde(rename = "FIFO")]
+    Fifo,
+    /// `LIFO`
+    #[serde(rename = "LIFO")]
+    Lifo,
+}
+impl TaskOrder {
+    /// Every value, in the spec's order.
+    pub const ALL: &'static [TaskOrder] = &[TaskOrder::Fifo, TaskOrder::Lifo];
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TaskOrder::Fifo => "FIFO",
+            TaskOrder::Lifo => "LIFO",
+        }
+    }
+}
+impl std::fmt::Display for TaskOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl std::str::FromStr for TaskOrder {
+    type Err = crate::api::UnknownValue;
+    /// The exact wire spelling (case matters, as it does to TaskRouter).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "FIFO" => Ok(TaskOrder::Fifo),
+            "LIFO" => Ok(TaskOrder::Lifo),
+            _ => Err(crate::api::UnknownValue::new(
+                "task order",
+                value,
+                TASK_QUEUE_ENUM_TASK_ORDER,
+            )),
+        }
+    }
+}
+
 /// Parameters of `UpdateTaskQueue` (POST `/v1/Workspaces/{WorkspaceSid}/TaskQueues/{Sid}`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateTaskQueueParams {

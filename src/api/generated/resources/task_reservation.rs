@@ -73,6 +73,270 @@ pub const TASK_RESERVATION_ENUM_CONFERENCE_EVENT: &[&str] =
 /// The values TaskRouter accepts for `task_reservation_enum_supervisor_mode`.
 pub const TASK_RESERVATION_ENUM_SUPERVISOR_MODE: &[&str] = &["monitor", "whisper", "barge"];
 
+/// A reservation status: one of `task_reservation_enum_status`, serialized as TaskRouter spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ReservationStatus {
+    /// `pending`
+    #[serde(rename = "pending")]
+    Pending,
+    /// `accepted`
+    #[serde(rename = "accepted")]
+    Accepted,
+    /// `rejected`
+    #[serde(rename = "rejected")]
+    Rejected,
+    /// `timeout`
+    #[serde(rename = "timeout")]
+    Timeout,
+    /// `canceled`
+    #[serde(rename = "canceled")]
+    Canceled,
+    /// `rescinded`
+    #[serde(rename = "rescinded")]
+    Rescinded,
+    /// `wrapping`
+    #[serde(rename = "wrapping")]
+    Wrapping,
+    /// `completed`
+    #[serde(rename = "completed")]
+    Completed,
+}
+impl ReservationStatus {
+    /// Every value, in the spec's order.
+    pub const ALL: &'static [ReservationStatus] = &[
+        ReservationStatus::Pending,
+        ReservationStatus::Accepted,
+        ReservationStatus::Rejected,
+        ReservationStatus::Timeout,
+        ReservationStatus::Canceled,
+        ReservationStatus::Rescinded,
+        ReservationStatus::Wrapping,
+        ReservationStatus::Completed,
+    ];
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReservationStatus::Pending => "pending",
+            ReservationStatus::Accepted => "accepted",
+            ReservationStatus::Rejected => "rejected",
+            ReservationStatus::Timeout => "timeout",
+            ReservationStatus::Canceled => "canceled",
+            ReservationStatus::Rescinded => "rescinded",
+            ReservationStatus::Wrapping => "wrapping",
+            ReservationStatus::Completed => "completed",
+        }
+    }
+}
+impl std::fmt::Display for ReservationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl std::str::FromStr for ReservationStatus {
+    type Err = crate::api::UnknownValue;
+    /// The exact wire spelling (case matters, as it does to TaskRouter).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "pending" => Ok(ReservationStatus::Pending),
+            "accepted" => Ok(ReservationStatus::Accepted),
+            "rejected" => Ok(ReservationStatus::Rejected),
+            "timeout" => Ok(ReservationStatus::Timeout),
+            "canceled" => Ok(ReservationStatus::Canceled),
+            "rescinded" => Ok(ReservationStatus::Rescinded),
+            "wrapping" => Ok(ReservationStatus::Wrapping),
+            "completed" => Ok(ReservationStatus::Completed),
+            _ => Err(crate::api::UnknownValue::new(
+                "reservation status",
+                value,
+                TASK_RESERVATION_ENUM_STATUS,
+            )),
+        }
+    }
+}
+
+/// A call status: one of `task_reservation_enum_call_status`, serialized as TaskRouter spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CallStatus {
+    /// `initiated`
+    #[serde(rename = "initiated")]
+    Initiated,
+    /// `ringing`
+    #[serde(rename = "ringing")]
+    Ringing,
+    /// `answered`
+    #[serde(rename = "answered")]
+    Answered,
+    /// `completed`
+    #[serde(rename = "completed")]
+    Completed,
+}
+impl CallStatus {
+    /// Every value, in the spec's order.
+    pub const ALL: &'static [CallStatus] = &[
+        CallStatus::Initiated,
+        CallStatus::Ringing,
+        CallStatus::Answered,
+        CallStatus::Completed,
+    ];
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Initiated => "initiated",
+            CallStatus::Ringing => "ringing",
+            CallStatus::Answered => "answered",
+            CallStatus::Completed => "completed",
+        }
+    }
+}
+impl std::fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl std::str::FromStr for CallStatus {
+    type Err = crate::api::UnknownValue;
+    /// The exact wire spelling (case matters, as it does to TaskRouter).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "initiated" => Ok(CallStatus::Initiated),
+            "ringing" => Ok(CallStatus::Ringing),
+            "answered" => Ok(CallStatus::Answered),
+            "completed" => Ok(CallStatus::Completed),
+            _ => Err(crate::api::UnknownValue::new(
+                "call status",
+                value,
+                TASK_RESERVATION_ENUM_CALL_STATUS,
+            )),
+        }
+    }
+}
+
+/// A conference event: one of `task_reservation_enum_conference_event`, serialized as TaskRouter spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ConferenceEvent {
+    /// `start`
+    #[serde(rename = "start")]
+    Start,
+    /// `end`
+    #[serde(rename = "end")]
+    End,
+    /// `join`
+    #[serde(rename = "join")]
+    Join,
+    /// `leave`
+    #[serde(rename = "leave")]
+    Leave,
+    /// `mute`
+    #[serde(rename = "mute")]
+    Mute,
+    /// `hold`
+    #[serde(rename = "hold")]
+    Hold,
+    /// `speaker`
+    #[serde(rename = "speaker")]
+    Speaker,
+}
+impl ConferenceEvent {
+    /// Every value, in the spec's order.
+    pub const ALL: &'static [ConferenceEvent] = &[
+        ConferenceEvent::Start,
+        ConferenceEvent::End,
+        ConferenceEvent::Join,
+        ConferenceEvent::Leave,
+        ConferenceEvent::Mute,
+        ConferenceEvent::Hold,
+        ConferenceEvent::Speaker,
+    ];
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConferenceEvent::Start => "start",
+            ConferenceEvent::End => "end",
+            ConferenceEvent::Join => "join",
+            ConferenceEvent::Leave => "leave",
+            ConferenceEvent::Mute => "mute",
+            ConferenceEvent::Hold => "hold",
+            ConferenceEvent::Speaker => "speaker",
+        }
+    }
+}
+impl std::fmt::Display for ConferenceEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl std::str::FromStr for ConferenceEvent {
+    type Err = crate::api::UnknownValue;
+    /// The exact wire spelling (case matters, as it does to TaskRouter).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "start" => Ok(ConferenceEvent::Start),
+            "end" => Ok(ConferenceEvent::End),
+            "join" => Ok(ConferenceEvent::Join),
+            "leave" => Ok(ConferenceEvent::Leave),
+            "mute" => Ok(ConferenceEvent::Mute),
+            "hold" => Ok(ConferenceEvent::Hold),
+            "speaker" => Ok(ConferenceEvent::Speaker),
+            _ => Err(crate::api::UnknownValue::new(
+                "conference event",
+                value,
+                TASK_RESERVATION_ENUM_CONFERENCE_EVENT,
+            )),
+        }
+    }
+}
+
+/// A supervisor mode: one of `task_reservation_enum_supervisor_mode`, serialized as TaskRouter spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SupervisorMode {
+    /// `monitor`
+    #[serde(rename = "monitor")]
+    Monitor,
+    /// `whisper`
+    #[serde(rename = "whisper")]
+    Whisper,
+    /// `barge`
+    #[serde(rename = "barge")]
+    Barge,
+}
+impl SupervisorMode {
+    /// Every value, in the spec's order.
+    pub const ALL: &'static [SupervisorMode] = &[
+        SupervisorMode::Monitor,
+        SupervisorMode::Whisper,
+        SupervisorMode::Barge,
+    ];
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SupervisorMode::Monitor => "monitor",
+            SupervisorMode::Whisper => "whisper",
+            SupervisorMode::Barge => "barge",
+        }
+    }
+}
+impl std::fmt::Display for SupervisorMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl std::str::FromStr for SupervisorMode {
+    type Err = crate::api::UnknownValue;
+    /// The exact wire spelling (case matters, as it does to TaskRouter).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "monitor" => Ok(SupervisorMode::Monitor),
+            "whisper" => Ok(SupervisorMode::Whisper),
+            "barge" => Ok(SupervisorMode::Barge),
+            _ => Err(crate::api::UnknownValue::new(
+                "supervisor mode",
+                value,
+                TASK_RESERVATION_ENUM_SUPERVISOR_MODE,
+            )),
+        }
+    }
+}
+
 /// Parameters of `ListTaskReservation` (GET `/v1/Workspaces/{WorkspaceSid}/Tasks/{TaskSid}/Reservations`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListTaskReservationParams {

@@ -65,6 +65,48 @@ pub struct Workspace {
 /// The values TaskRouter accepts for `workspace_enum_queue_order`.
 pub const WORKSPACE_ENUM_QUEUE_ORDER: &[&str] = &["FIFO", "LIFO"];
 
+/// A queue order: one of `workspace_enum_queue_order`, serialized as TaskRouter spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum QueueOrder {
+    /// `FIFO`
+    #[serde(rename = "FIFO")]
+    Fifo,
+    /// `LIFO`
+    #[serde(rename = "LIFO")]
+    Lifo,
+}
+impl QueueOrder {
+    /// Every value, in the spec's order.
+    pub const ALL: &'static [QueueOrder] = &[QueueOrder::Fifo, QueueOrder::Lifo];
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            QueueOrder::Fifo => "FIFO",
+            QueueOrder::Lifo => "LIFO",
+        }
+    }
+}
+impl std::fmt::Display for QueueOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl std::str::FromStr for QueueOrder {
+    type Err = crate::api::UnknownValue;
+    /// The exact wire spelling (case matters, as it does to TaskRouter).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "FIFO" => Ok(QueueOrder::Fifo),
+            "LIFO" => Ok(QueueOrder::Lifo),
+            _ => Err(crate::api::UnknownValue::new(
+                "queue order",
+                value,
+                WORKSPACE_ENUM_QUEUE_ORDER,
+            )),
+        }
+    }
+}
+
 /// Parameters of `UpdateWorkspace` (POST `/v1/Workspaces/{Sid}`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpdateWorkspaceParams {

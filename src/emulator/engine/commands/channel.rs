@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::api::resources::*;
-use crate::emulator::engine::context::{is_terminal, name_param, path, Context};
+use crate::emulator::engine::context::{name_param, path, Context};
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::state::{TaskChannel, WorkerChannel};
 use crate::emulator::engine::Reply;
@@ -130,7 +130,7 @@ impl Context<'_> {
         if let Some(task) = ws
             .tasks
             .iter()
-            .find(|t| t.task_channel_sid == sid && !is_terminal(&t.assignment_status))
+            .find(|t| t.task_channel_sid == sid && !t.assignment_status.is_terminal())
         {
             return Err(EngineError::in_use(
                 "task channel",

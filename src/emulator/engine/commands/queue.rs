@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use crate::api::resources::*;
-use crate::emulator::engine::context::{is_terminal, name_param, one_of, path, Context};
+use crate::emulator::engine::context::{enum_param, name_param, path, Context};
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::state::{TaskQueue, Workspace};
 use crate::emulator::engine::{validate, Reply};
@@ -55,11 +55,10 @@ impl Context<'_> {
                 "Invalid MaxReservedWorkers {max_reserved}: it must be between 1 and 50"
             )));
         }
-        let task_order = params
-            .task_order
-            .clone()
-            .unwrap_or_else(|| "FIFO".to_string());
-        one_of("TaskOrder", &task_order, TASK_QUEUE_ENUM_TASK_ORDER)?;
+        let task_order = match params.task_order.as_deref() {
+            Some(order) => enum_param("TaskOrder", order)?,
+            None => TaskOrder::Fifo,
+        };
         Self::check_queue_activity(
             ws,
             "ReservationActivitySid",
@@ -126,9 +125,11 @@ impl Context<'_> {
                 )));
             }
         }
-        if let Some(order) = &params.task_order {
-            one_of("TaskOrder", order, TASK_QUEUE_ENUM_TASK_ORDER)?;
-        }
+        let task_order: Option<TaskOrder> = params
+            .task_order
+            .as_deref()
+            .map(|order| enum_param("TaskOrder", order))
+            .transpose()?;
         Self::check_queue_activity(
             ws,
             "ReservationActivitySid",
@@ -153,7 +154,7 @@ impl Context<'_> {
         if let Some(max) = params.max_reserved_workers {
             queue.max_reserved_workers = max;
         }
-        if let Some(order) = params.task_order {
+        if let Some(order) = task_order {
             queue.task_order = order;
         }
         if let Some(activity) = params.reservation_activity_sid {
@@ -201,7 +202,7 @@ impl Context<'_> {
             ));
         }
         if let Some(task) = ws.tasks.iter().find(|t| {
-            t.task_queue_sid.as_deref() == Some(sid) && !is_terminal(&t.assignment_status)
+            t.task_queue_sid.as_deref() == Some(sid) && !t.assignment_status.is_terminal()
         }) {
             return Err(EngineError::in_use(
                 "task queue",

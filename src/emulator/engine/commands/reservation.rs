@@ -2,7 +2,7 @@
 //! reply asks.
 
 use crate::api::resources::*;
-use crate::emulator::engine::context::{check_if_match, one_of, Context};
+use crate::emulator::engine::context::{check_if_match, enum_param, one_of, Context};
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::routing::Decision;
 use crate::emulator::engine::{CallbackReply, Reply};
@@ -28,7 +28,7 @@ impl Context<'_> {
             .workspaces
             .get(workspace)
             .and_then(|ws| ws.reservations.get(&reservation))
-            .is_some_and(|r| r.status == "pending");
+            .is_some_and(|r| r.status == ReservationStatus::Pending);
         if pending {
             self.decide(workspace, &reservation, decision)?;
         }
@@ -59,7 +59,7 @@ impl Context<'_> {
             })
             .ok_or_else(|| EngineError::not_found(&reservation_path))?;
         check_if_match(params.if_match.as_deref(), reservation.version)?;
-        let current = reservation.status.clone();
+        let current = reservation.status;
         let task_sid = reservation.task_sid.clone();
         let instruction = params.instruction.as_deref().map(str::to_ascii_lowercase);
         if params.reservation_status.is_none() && instruction.is_none() {
@@ -68,17 +68,21 @@ impl Context<'_> {
             ));
         }
         if let Some(status) = params.reservation_status.as_deref() {
-            one_of("ReservationStatus", status, TASK_RESERVATION_ENUM_STATUS)?;
+            let status: ReservationStatus = enum_param("ReservationStatus", status)?;
             let refused = || {
                 EngineError::bad_request(format!(
                     "Reservation {sid} is already in state [{current}] and cannot be updated to [{status}]"
                 ))
             };
-            match (current.as_str(), status) {
-                ("pending", "accepted") => {
+            // The steps a client may ask for (`ReservationStatus::requestable`).
+            if !current.requestable(status) {
+                return Err(refused());
+            }
+            match status {
+                ReservationStatus::Accepted => {
                     self.decide(workspace, sid, Decision::Accept { instruction: None })?
                 }
-                ("pending", "rejected") => {
+                ReservationStatus::Rejected => {
                     let activity = params.worker_activity_sid.clone().filter(|a| !a.is_empty());
                     self.decide(
                         workspace,
@@ -90,16 +94,17 @@ impl Context<'_> {
                     )?
                 }
                 // Wrap-up and completion of the reservation carry the task along (Flex).
-                ("accepted", "wrapping")
-                | ("accepted", "completed")
-                | ("wrapping", "completed") => {
+                ReservationStatus::Wrapping | ReservationStatus::Completed => {
                     let update = UpdateTaskParams {
                         assignment_status: Some(status.to_string()),
                         ..Default::default()
                     };
                     self.update_task(workspace, &task_sid, update)?;
                 }
-                _ => return Err(refused()),
+                ReservationStatus::Pending
+                | ReservationStatus::Timeout
+                | ReservationStatus::Canceled
+                | ReservationStatus::Rescinded => return Err(refused()),
             }
             return Ok(Reply::Updated(sid.to_string()));
         }
@@ -119,7 +124,7 @@ impl Context<'_> {
                 .collect(),
         );
         if instruction == "supervise" {
-            if current != "accepted" {
+            if current != ReservationStatus::Accepted {
                 return Err(EngineError::bad_request(format!(
                     "Reservation {sid} must be accepted before it can be supervised (it is {current})"
                 )));
@@ -130,7 +135,7 @@ impl Context<'_> {
             }
             return Ok(Reply::Updated(sid.to_string()));
         }
-        if current != "pending" {
+        if current != ReservationStatus::Pending {
             return Err(EngineError::bad_request(format!(
                 "Reservation {sid} is already in state [{current}] and cannot take the {instruction} instruction"
             )));

@@ -5,8 +5,7 @@ use serde_json::json;
 
 use crate::api::resources::*;
 use crate::emulator::engine::context::{
-    check_if_match, is_terminal, one_of, path, Context, DEFAULT_TASK_TIMEOUT, MAX_PRIORITY,
-    MAX_TASK_TIMEOUT,
+    check_if_match, enum_param, path, Context, DEFAULT_TASK_TIMEOUT, MAX_PRIORITY, MAX_TASK_TIMEOUT,
 };
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::events::task_data;
@@ -92,7 +91,7 @@ impl Context<'_> {
             sid: sid.clone(),
             attributes,
             attributes_json,
-            assignment_status: "pending".into(),
+            assignment_status: TaskStatus::Pending,
             priority,
             reason: None,
             timeout,
@@ -157,26 +156,33 @@ impl Context<'_> {
             .get(sid)
             .ok_or_else(|| EngineError::not_found(&path(workspace, "Tasks", sid)))?;
         check_if_match(params.if_match.as_deref(), task.version)?;
-        let current = task.assignment_status.as_str();
-        if let Some(status) = params.assignment_status.as_deref() {
-            one_of("AssignmentStatus", status, TASK_ENUM_STATUS)?;
-            // Transitions the REST API may ask for (WIRE.md §9); messages as observed (§3.3).
-            match status {
-                "canceled" if !matches!(current, "pending" | "reserved") => {
-                    return Err(EngineError::bad_request(format!("Cannot cancel task {sid} in workspace {workspace} for account {account} because it is not pending or reserved.")));
-                }
-                "wrapping" if current != "assigned" => {
-                    return Err(EngineError::bad_request(format!("Cannot wrap up a task {sid} in workspace {workspace} for account {account} because it's not currently assigned")));
-                }
-                "completed" if !matches!(current, "assigned" | "wrapping") => {
-                    return Err(EngineError::bad_request(format!("Cannot complete task {sid} in workspace {workspace} for account {account} because it is not assigned or wrapping.")));
-                }
-                "pending" | "reserved" | "assigned" if status != current => {
-                    return Err(EngineError::bad_request(format!("Cannot update task {sid} to status {status}: only canceled, wrapping and completed can be requested")));
-                }
-                _ => {}
+        let current = task.assignment_status;
+        let requested: Option<TaskStatus> = params
+            .assignment_status
+            .as_deref()
+            .map(|status| enum_param("AssignmentStatus", status))
+            .transpose()?;
+        if let Some(status) = requested {
+            // Transitions the REST API may ask for (WIRE.md §9; the lifecycle is
+            // `TaskStatus::can_become`); asking for the status the task has changes nothing,
+            // except for the requestable ones. Messages as observed (§3.3).
+            let allowed = if status.requestable() {
+                current.can_become(status)
+            } else {
+                status == current
+            };
+            if !allowed {
+                let message = match status {
+                    TaskStatus::Canceled => format!("Cannot cancel task {sid} in workspace {workspace} for account {account} because it is not pending or reserved."),
+                    TaskStatus::Wrapping => format!("Cannot wrap up a task {sid} in workspace {workspace} for account {account} because it's not currently assigned"),
+                    TaskStatus::Completed => format!("Cannot complete task {sid} in workspace {workspace} for account {account} because it is not assigned or wrapping."),
+                    TaskStatus::Pending | TaskStatus::Reserved | TaskStatus::Assigned => format!("Cannot update task {sid} to status {status}: only canceled, wrapping and completed can be requested"),
+                };
+                return Err(EngineError::bad_request(message));
             }
-            if matches!(status, "wrapping" | "completed") && params.attributes.is_some() {
+            if matches!(status, TaskStatus::Wrapping | TaskStatus::Completed)
+                && params.attributes.is_some()
+            {
                 return Err(EngineError::bad_request("Attributes cannot be changed in the same request that moves a task to wrapping or completed; send two requests"));
             }
         }
@@ -210,10 +216,7 @@ impl Context<'_> {
         let Some(task) = ws.tasks.get_mut(sid) else {
             return Err(EngineError::not_found(&path(workspace, "Tasks", sid)));
         };
-        let new_status = params
-            .assignment_status
-            .clone()
-            .filter(|s| s != &task.assignment_status);
+        let new_status = requested.filter(|s| *s != task.assignment_status);
         let attributes_changed = params
             .attributes
             .as_ref()
@@ -234,10 +237,10 @@ impl Context<'_> {
         if let Some(time) = virtual_start_time {
             task.virtual_start_time = time;
         }
-        if let Some(status) = &new_status {
-            task.assignment_status = status.clone();
+        if let Some(status) = new_status {
+            task.set_status(status);
             task.reason = params.reason.clone().or(task.reason.take());
-            if is_terminal(status) {
+            if status.is_terminal() {
                 task.finished = Some(now);
                 task.routing = None;
             }
@@ -262,10 +265,23 @@ impl Context<'_> {
             );
         }
         if let Some(status) = new_status {
-            let (event_type, reason_key) = match status.as_str() {
-                "canceled" => ("task.canceled", "task_canceled_reason"),
-                "wrapping" => ("task.wrapup", "task_completed_reason"),
-                _ => ("task.completed", "task_completed_reason"),
+            // What the accepted reservation does with its task (none for a cancel).
+            let (event_type, reason_key, follow) = match status {
+                TaskStatus::Canceled => ("task.canceled", "task_canceled_reason", None),
+                TaskStatus::Wrapping => (
+                    "task.wrapup",
+                    "task_completed_reason",
+                    Some(ReservationStatus::Wrapping),
+                ),
+                // Only requestable statuses get here (checked above): completed.
+                TaskStatus::Completed
+                | TaskStatus::Pending
+                | TaskStatus::Reserved
+                | TaskStatus::Assigned => (
+                    "task.completed",
+                    "task_completed_reason",
+                    Some(ReservationStatus::Completed),
+                ),
             };
             if let Some(reason) = &task.reason {
                 data.insert(reason_key.into(), json!(reason));
@@ -277,15 +293,15 @@ impl Context<'_> {
                 format!("Task {sid} {status}"),
                 data,
             );
-            match status.as_str() {
+            match follow {
+                Some(next) => self.follow_task(workspace, sid, next),
                 // Pending reservations end with the task (ROUTING.md §5.6).
-                "canceled" => self.end_reservations(workspace, sid, "canceled"),
-                other => self.follow_task(workspace, sid, other),
+                None => self.end_reservations(workspace, sid, ReservationStatus::Canceled),
             }
-            if is_terminal(&status) {
+            if status.is_terminal() {
                 self.schedule_cleanup(workspace, sid);
             }
-        } else if task.assignment_status == "pending" {
+        } else if task.assignment_status == TaskStatus::Pending {
             // New attributes restart the walk from the first filter (age kept,
             // ROUTING.md §2.7 suggestion); a new priority may win a worker now.
             if attributes_changed && task.workflow_sid.is_some() {
@@ -312,10 +328,10 @@ impl Context<'_> {
         let data = task_data(ws, task, self.now);
         let holders: Vec<String> = ws
             .task_reservations(sid)
-            .filter(|r| matches!(r.status.as_str(), "accepted" | "wrapping"))
+            .filter(|r| r.status.is_held())
             .map(|r| r.worker_sid.clone())
             .collect();
-        self.end_reservations(workspace, sid, "canceled");
+        self.end_reservations(workspace, sid, ReservationStatus::Canceled);
         for worker in holders {
             self.dirty_workers.push((workspace.to_string(), worker));
         }

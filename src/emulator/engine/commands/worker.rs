@@ -170,7 +170,7 @@ impl Context<'_> {
         let to_reject: Vec<String> = if params.reject_pending_reservations == Some(true) {
             ws.reservations
                 .iter()
-                .filter(|r| r.worker_sid == sid && r.status == "pending")
+                .filter(|r| r.worker_sid == sid && r.status == ReservationStatus::Pending)
                 .map(|r| r.sid.clone())
                 .collect()
         } else {
@@ -240,9 +240,11 @@ impl Context<'_> {
             .get(sid)
             .ok_or_else(|| EngineError::not_found(&path(workspace, "Workers", sid)))?;
         check_if_match(if_match, worker.version)?;
-        if let Some(reservation) = ws.reservations.iter().find(|r| {
-            r.worker_sid == sid && matches!(r.status.as_str(), "pending" | "accepted" | "wrapping")
-        }) {
+        if let Some(reservation) = ws
+            .reservations
+            .iter()
+            .find(|r| r.worker_sid == sid && r.status.is_live())
+        {
             return Err(EngineError::in_use(
                 "worker",
                 sid,

@@ -4,8 +4,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::resources::*;
 use crate::emulator::engine::context::{
-    is_terminal, name_param, path, url_param, Context, DEFAULT_RESERVATION_TIMEOUT,
-    MAX_RESERVATION_TIMEOUT,
+    name_param, path, url_param, Context, DEFAULT_RESERVATION_TIMEOUT, MAX_RESERVATION_TIMEOUT,
 };
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::state::Workflow;
@@ -137,7 +136,8 @@ impl Context<'_> {
                 .tasks
                 .iter()
                 .filter(|t| {
-                    t.workflow_sid.as_deref() == Some(sid) && t.assignment_status == "pending"
+                    t.workflow_sid.as_deref() == Some(sid)
+                        && t.assignment_status == TaskStatus::Pending
                 })
                 .map(|t| t.sid.clone())
                 .collect();
@@ -164,7 +164,7 @@ impl Context<'_> {
         if let Some(task) = ws
             .tasks
             .iter()
-            .find(|t| t.workflow_sid.as_deref() == Some(sid) && !is_terminal(&t.assignment_status))
+            .find(|t| t.workflow_sid.as_deref() == Some(sid) && !t.assignment_status.is_terminal())
         {
             return Err(EngineError::in_use(
                 "workflow",

@@ -6,7 +6,7 @@ use serde_json::{json, Map};
 use super::queue_def;
 use crate::api::resources::*;
 use crate::emulator::engine::context::{
-    name_param, one_of, url_param, Context, DEFAULT_RESERVATION_TIMEOUT,
+    enum_param, name_param, one_of, url_param, Context, DEFAULT_RESERVATION_TIMEOUT,
 };
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::state::{
@@ -34,15 +34,10 @@ impl Context<'_> {
             .clone()
             .unwrap_or_else(|| "NONE".to_string());
         one_of("Template", &template, &["NONE", "FIFO"])?;
-        let order = params
-            .prioritize_queue_order
-            .clone()
-            .unwrap_or_else(|| "FIFO".to_string());
-        one_of(
-            "PrioritizeQueueOrder",
-            &order,
-            PRIORITIZE_QUEUE_ORDER_VALUES,
-        )?;
+        let order = match params.prioritize_queue_order.as_deref() {
+            Some(order) => enum_param("PrioritizeQueueOrder", order)?,
+            None => QueueOrder::Fifo,
+        };
         let event_callback_url = url_param("EventCallbackUrl", &params.event_callback_url)?;
         let now = self.now;
         let sid = self.sids.next("WS");
@@ -105,7 +100,7 @@ impl Context<'_> {
                 friendly_name: "Sample Queue".into(),
                 target_workers: "1==1".into(),
                 max_reserved_workers: 1,
-                task_order: "FIFO".into(),
+                task_order: TaskOrder::Fifo,
                 reservation_activity_sid: None,
                 assignment_activity_sid: None,
                 def: queue_def(&queue_sid, "Sample Queue", "1==1"),
@@ -157,9 +152,11 @@ impl Context<'_> {
                 }
             }
         }
-        if let Some(order) = &params.prioritize_queue_order {
-            one_of("PrioritizeQueueOrder", order, PRIORITIZE_QUEUE_ORDER_VALUES)?;
-        }
+        let order: Option<QueueOrder> = params
+            .prioritize_queue_order
+            .as_deref()
+            .map(|order| enum_param("PrioritizeQueueOrder", order))
+            .transpose()?;
         let friendly_name = params
             .friendly_name
             .as_deref()
@@ -190,7 +187,7 @@ impl Context<'_> {
             ws.multi_task_enabled = enabled;
             ws.refresh_offers();
         }
-        if let Some(order) = params.prioritize_queue_order {
+        if let Some(order) = order {
             ws.prioritize_queue_order = order;
         }
         ws.updated = now;
@@ -205,9 +202,6 @@ impl Context<'_> {
         Ok(Reply::Updated(sid.to_string()))
     }
 }
-
-/// The names the Workspace schema's `prioritize_queue_order` takes.
-const PRIORITIZE_QUEUE_ORDER_VALUES: &[&str] = WORKSPACE_ENUM_QUEUE_ORDER;
 
 /// The default activities of a new workspace, in Twilio's order (ROUTING.md §4.1).
 const DEFAULT_ACTIVITIES: [(&str, bool); 3] = [

@@ -2,6 +2,7 @@
 //! `order_by`), and which pending task a freed worker gets (ROUTING.md §2.5, §3.3, §4.6).
 
 use super::{step_of, time_of_day};
+use crate::api::resources::{QueueOrder, TaskStatus};
 use crate::emulator::engine::context::Context;
 use crate::emulator::engine::query::{self, Loads};
 use crate::emulator::engine::state::{channel_has_room, Millis, Task, Worker, Workspace};
@@ -76,13 +77,13 @@ impl Context<'_> {
         let Some(ws) = self.state.workspaces.get(workspace) else {
             return;
         };
-        let order = ws.prioritize_queue_order.clone();
+        let order = ws.prioritize_queue_order;
         let mut pending: Vec<&Task> = ws
             .tasks
             .iter()
-            .filter(|t| t.assignment_status == "pending")
+            .filter(|t| t.assignment_status == TaskStatus::Pending)
             .collect();
-        pending.sort_by(|a, b| task_order(ws, a, b, &order));
+        pending.sort_by(|a, b| task_order(ws, a, b, order));
         let sids: Vec<String> = pending.iter().map(|t| t.sid.clone()).collect();
         for task in sids {
             self.try_reserve(workspace, &task, None);
@@ -112,7 +113,9 @@ fn choose(
     loads: &Loads,
     now: Millis,
 ) -> Option<(String, Vec<String>)> {
-    if task.assignment_status != "pending" || task.routing.as_ref().is_some_and(|r| r.expired) {
+    if task.assignment_status != TaskStatus::Pending
+        || task.routing.as_ref().is_some_and(|r| r.expired)
+    {
         return None;
     }
     let queue = task
@@ -236,7 +239,7 @@ fn first_task_for(
             {
                 continue;
             }
-            let tasks: Box<dyn Iterator<Item = &str> + '_> = if queue.task_order == "LIFO" {
+            let tasks: Box<dyn Iterator<Item = &str> + '_> = if queue.task_order.is_lifo() {
                 Box::new(index.lifo.iter().map(|entry| entry.2.as_str()))
             } else {
                 Box::new(index.fifo.iter().map(|entry| entry.3.as_str()))
@@ -244,7 +247,7 @@ fn first_task_for(
             heads.push(tasks.peekable());
         }
     }
-    let prefer = ws.prioritize_queue_order.as_str();
+    let prefer = ws.prioritize_queue_order;
     loop {
         // The best head across the queues (§3.3), then the next, lazily.
         let mut best: Option<(usize, &Task)> = None;
@@ -285,23 +288,23 @@ fn plain_step(queue: &str) -> CompiledStep {
 
 /// Which of two pending tasks a worker gets first (§3.3): the workspace's preferred
 /// queue order first; FIFO by priority then age, LIFO newest first ignoring priority.
-fn task_order(ws: &Workspace, a: &Task, b: &Task, prefer: &str) -> std::cmp::Ordering {
-    let order_of = |t: &Task| {
+fn task_order(ws: &Workspace, a: &Task, b: &Task, prefer: QueueOrder) -> std::cmp::Ordering {
+    // A task outside any queue counts as FIFO.
+    let lifo = |t: &Task| {
         t.task_queue_sid
             .as_deref()
             .and_then(|q| ws.queues.get(q))
-            .map_or("FIFO", |q| q.task_order.as_str())
-            .to_string()
+            .is_some_and(|q| q.task_order.is_lifo())
     };
-    let (oa, ob) = (order_of(a), order_of(b));
-    if oa != ob {
-        return if oa == prefer {
+    let (la, lb) = (lifo(a), lifo(b));
+    if la != lb {
+        return if la == prefer.is_lifo() {
             std::cmp::Ordering::Less
         } else {
             std::cmp::Ordering::Greater
         };
     }
-    if oa == "LIFO" {
+    if la {
         return b.virtual_start_time.cmp(&a.virtual_start_time);
     }
     b.priority

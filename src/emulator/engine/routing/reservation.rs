@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 
 use super::Decision;
 use crate::api::limits::MAX_ASSIGNMENTS;
-use crate::emulator::engine::context::{is_terminal, Context, DEFAULT_RESERVATION_TIMEOUT};
+use crate::api::resources::{ReservationStatus, TaskStatus};
+use crate::emulator::engine::context::{Context, DEFAULT_RESERVATION_TIMEOUT};
 use crate::emulator::engine::state::{Deadline, Reservation};
 use crate::emulator::engine::{Effect, EngineError};
 
@@ -42,9 +43,9 @@ impl Context<'_> {
         let Some(task) = ws.tasks.get_mut(task_sid) else {
             return;
         };
-        let first = task.assignment_status == "pending";
+        let first = task.assignment_status == TaskStatus::Pending;
         if first {
-            task.assignment_status = "reserved".into();
+            task.set_status(TaskStatus::Reserved);
             task.assignments += 1;
             task.version += 1;
             task.updated = now;
@@ -61,7 +62,7 @@ impl Context<'_> {
             sid: sid.clone(),
             task_sid: task_sid.to_string(),
             worker_sid: worker_sid.to_string(),
-            status: "pending".into(),
+            status: ReservationStatus::Pending,
             created: now,
             updated: now,
             version: 0,
@@ -173,17 +174,21 @@ impl Context<'_> {
             .get_mut(sid)
     }
 
-    fn set_status(&mut self, workspace: &str, reservation_sid: &str, status: &str) {
+    fn set_status(&mut self, workspace: &str, reservation_sid: &str, status: ReservationStatus) {
         let now = self.now;
         let Some(reservation) = self.reservation_mut(workspace, reservation_sid) else {
             return;
         };
-        reservation.status = status.to_string();
+        debug_assert!(
+            reservation.status.can_become(status),
+            "reservation {reservation_sid}: {} cannot become {status}",
+            reservation.status
+        );
+        reservation.status = status;
         reservation.updated = now;
         reservation.version += 1;
-        let active = matches!(status, "pending" | "accepted" | "wrapping");
         if let Some(ws) = self.state.workspaces.get_mut(workspace) {
-            if active {
+            if status.is_live() {
                 ws.activate(reservation_sid);
             } else {
                 ws.deactivate(reservation_sid);
@@ -193,10 +198,7 @@ impl Context<'_> {
             return;
         };
         // A reservation that ends frees its worker's slot: offer it other work.
-        if matches!(
-            status,
-            "rejected" | "timeout" | "canceled" | "rescinded" | "completed"
-        ) {
+        if !status.is_live() {
             let worker = reservation.worker_sid.clone();
             self.dirty_workers.push((workspace.to_string(), worker));
         }
@@ -207,7 +209,7 @@ impl Context<'_> {
         let reservation = ws.reservations.get(sid).ok_or_else(|| {
             EngineError::not_found(&format!("/Workspaces/{workspace}/Reservations/{sid}"))
         })?;
-        if reservation.status != "pending" {
+        if reservation.status != ReservationStatus::Pending {
             return Err(EngineError::bad_request(format!(
                 "Reservation {sid} is already in state [{}] and cannot be updated",
                 reservation.status
@@ -224,7 +226,7 @@ impl Context<'_> {
     ) -> Result<(), EngineError> {
         let reservation = self.pending_reservation(workspace, reservation_sid)?;
         let now = self.now;
-        self.set_status(workspace, reservation_sid, "accepted");
+        self.set_status(workspace, reservation_sid, ReservationStatus::Accepted);
         if let Some(instruction) = instruction {
             if let Some(r) = self.reservation_mut(workspace, reservation_sid) {
                 r.instruction = Some(instruction);
@@ -240,7 +242,7 @@ impl Context<'_> {
             .and_then(|q| ws.queues.get(q))
             .and_then(|q| q.assignment_activity_sid.clone());
         if let Some(task) = ws.tasks.get_mut(&reservation.task_sid) {
-            task.assignment_status = "assigned".into();
+            task.set_status(TaskStatus::Assigned);
             task.version += 1;
             task.updated = now;
             // The workflow is done with the task once a reservation is accepted.
@@ -259,13 +261,13 @@ impl Context<'_> {
         }
         let siblings: Vec<String> = ws
             .task_reservations(&reservation.task_sid)
-            .filter(|r| r.status == "pending" && r.sid != reservation_sid)
+            .filter(|r| r.status == ReservationStatus::Pending && r.sid != reservation_sid)
             .map(|r| r.sid.clone())
             .collect();
         self.emit_reservation(workspace, reservation_sid, "reservation.accepted");
         // First accept wins; the other offers are withdrawn (§3.5).
         for sibling in siblings {
-            self.set_status(workspace, &sibling, "rescinded");
+            self.set_status(workspace, &sibling, ReservationStatus::Rescinded);
             self.emit_reservation(workspace, &sibling, "reservation.rescinded");
         }
         Ok(())
@@ -289,7 +291,7 @@ impl Context<'_> {
                 return Err(EngineError::bad_request(format!("Invalid WorkerActivitySid: activity {activity} does not exist in workspace {workspace}")));
             }
         }
-        self.set_status(workspace, reservation_sid, "rejected");
+        self.set_status(workspace, reservation_sid, ReservationStatus::Rejected);
         if let Some(task) = self.task_mut(workspace, &reservation.task_sid) {
             // Not offered to the same worker again (the rule; ROUTING.md §5.4
             // allows a re-offer, which with a REST reject would loop at once).
@@ -311,7 +313,7 @@ impl Context<'_> {
         let Ok(reservation) = self.pending_reservation(workspace, reservation_sid) else {
             return;
         };
-        self.set_status(workspace, reservation_sid, "timeout");
+        self.set_status(workspace, reservation_sid, ReservationStatus::Timeout);
         // The reservation's end is recorded before what it causes (the worker's move).
         self.emit_reservation(workspace, reservation_sid, "reservation.timeout");
         let timeout_activity = self
@@ -334,17 +336,17 @@ impl Context<'_> {
         };
         let still_pending = ws
             .task_reservations(task_sid)
-            .any(|r| r.status == "pending");
+            .any(|r| r.status == ReservationStatus::Pending);
         if still_pending {
             return;
         }
         let Some(task) = ws.tasks.get_mut(task_sid) else {
             return;
         };
-        if task.assignment_status != "reserved" {
+        if task.assignment_status != TaskStatus::Reserved {
             return;
         }
-        task.assignment_status = "pending".into();
+        task.set_status(TaskStatus::Pending);
         task.version += 1;
         task.updated = now;
         let assignments = task.assignments;
@@ -395,13 +397,11 @@ impl Context<'_> {
         let Some(task) = self.task_mut(workspace, task_sid) else {
             return;
         };
-        if is_terminal(&task.assignment_status)
-            || task.assignment_status == "assigned"
-            || task.assignment_status == "wrapping"
-        {
+        // Only a task not yet assigned can be canceled (`TaskStatus::can_become`).
+        if !task.assignment_status.can_become(TaskStatus::Canceled) {
             return;
         }
-        task.assignment_status = "canceled".into();
+        task.set_status(TaskStatus::Canceled);
         task.reason = Some(reason.to_string());
         task.routing = None;
         task.finished = Some(now);
@@ -410,7 +410,7 @@ impl Context<'_> {
         if let Some(ws) = self.state.workspaces.get_mut(workspace) {
             ws.reindex(task_sid);
         }
-        self.end_reservations(workspace, task_sid, "canceled");
+        self.end_reservations(workspace, task_sid, ReservationStatus::Canceled);
         let mut extra = Map::new();
         extra.insert("task_canceled_reason".into(), json!(reason));
         self.emit_task(
@@ -428,14 +428,14 @@ impl Context<'_> {
         &mut self,
         workspace: &str,
         task_sid: &str,
-        status: &str,
+        status: ReservationStatus,
     ) {
         let Some(ws) = self.state.workspaces.get(workspace) else {
             return;
         };
         let pending: Vec<String> = ws
             .task_reservations(task_sid)
-            .filter(|r| r.status == "pending")
+            .filter(|r| r.status == ReservationStatus::Pending)
             .map(|r| r.sid.clone())
             .collect();
         for sid in pending {
@@ -449,7 +449,7 @@ impl Context<'_> {
         &mut self,
         workspace: &str,
         task_sid: &str,
-        status: &str,
+        status: ReservationStatus,
     ) {
         let now = self.now;
         let Some(ws) = self.state.workspaces.get(workspace) else {
@@ -457,18 +457,18 @@ impl Context<'_> {
         };
         let active: Vec<(String, String)> = ws
             .task_reservations(task_sid)
-            .filter(|r| matches!(r.status.as_str(), "accepted" | "wrapping"))
+            .filter(|r| r.status.is_held())
             .map(|r| (r.sid.clone(), r.worker_sid.clone()))
             .collect();
         for (sid, worker) in active {
             self.set_status(workspace, &sid, status);
-            let event = if status == "wrapping" {
+            let event = if status == ReservationStatus::Wrapping {
                 "reservation.wrapup"
             } else {
                 "reservation.completed"
             };
             self.emit_reservation(workspace, &sid, event);
-            if status == "completed" {
+            if status == ReservationStatus::Completed {
                 if let Some(ws) = self.state.workspaces.get_mut(workspace) {
                     ws.set_idle_since(&worker, now);
                 }

@@ -2,7 +2,8 @@
 
 use serde_json::Map;
 
-use crate::emulator::engine::context::{is_terminal, Context};
+use crate::api::resources::TaskStatus;
+use crate::emulator::engine::context::Context;
 use crate::emulator::engine::state::Deadline;
 
 impl Context<'_> {
@@ -33,8 +34,8 @@ impl Context<'_> {
                 if !current {
                     return;
                 }
-                match t.assignment_status.as_str() {
-                    "pending" => {
+                match t.assignment_status {
+                    TaskStatus::Pending => {
                         self.emit_task(
                             &workspace,
                             &task,
@@ -46,7 +47,7 @@ impl Context<'_> {
                     }
                     // A pending reservation is left to finish; the task moves on if it ends
                     // unaccepted (UNCONFIRMED: TaskRouter's docs do not say).
-                    "reserved" => {
+                    TaskStatus::Reserved => {
                         if let Some(routing) = self
                             .task_mut(&workspace, &task)
                             .and_then(|t| t.routing.as_mut())
@@ -54,7 +55,10 @@ impl Context<'_> {
                             routing.expired = true;
                         }
                     }
-                    _ => {}
+                    TaskStatus::Assigned
+                    | TaskStatus::Wrapping
+                    | TaskStatus::Completed
+                    | TaskStatus::Canceled => {}
                 }
             }
             Deadline::TaskTtl { workspace, task } => {
@@ -63,9 +67,7 @@ impl Context<'_> {
                     .workspaces
                     .get(&workspace)
                     .and_then(|ws| ws.tasks.get(&task))
-                    .is_some_and(|t| {
-                        matches!(t.assignment_status.as_str(), "pending" | "reserved")
-                    });
+                    .is_some_and(|t| t.assignment_status.is_waiting());
                 if live {
                     self.cancel_task(&workspace, &task, "Task TTL Exceeded");
                 }
@@ -77,7 +79,7 @@ impl Context<'_> {
                 if ws
                     .tasks
                     .get(&task)
-                    .is_some_and(|t| is_terminal(&t.assignment_status))
+                    .is_some_and(|t| t.assignment_status.is_terminal())
                 {
                     ws.remove_task(&task);
                 }
