@@ -269,11 +269,13 @@ impl<S: Send + Sync> FromRequest<S> for Req {
                     .collect()
             })
             .unwrap_or_default();
-        let content_type = headers
+        // The boundary is case-sensitive, so the raw value is kept for multipart.
+        let content_type_raw = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
-            .to_ascii_lowercase();
+            .to_string();
+        let content_type = content_type_raw.to_ascii_lowercase();
         let if_match = headers
             .get(header::IF_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -306,8 +308,13 @@ impl<S: Send + Sync> FromRequest<S> for Req {
                 error_response(400, 20001, &format!("The JSON body is not valid: {err}"))
             })?;
             (Vec::new(), Some(value))
-        } else if content_type.starts_with("multipart/form-data") {
-            return Err(error_response(400, 20001, "multipart/form-data bodies are not supported by the emulator; send application/x-www-form-urlencoded"));
+        } else if crate::multipart::is_multipart(&content_type) {
+            // twilio-node 3.40.0 and older post every request as multipart; Twilio accepts
+            // it, with the same parameters as the form-encoded body.
+            let form = crate::multipart::decode(&content_type_raw, bytes)
+                .await
+                .map_err(|err| error_response(400, 20001, &err.to_string()))?;
+            (form, None)
         } else {
             (
                 url::form_urlencoded::parse(&bytes).into_owned().collect(),
