@@ -495,14 +495,24 @@ macro_rules! workspace_resource {
 }
 
 workspace_resource!(render_activity, activities, "Activities", encode::activity);
-workspace_resource!(
-    render_channel,
-    channels,
-    "TaskChannels",
-    encode::task_channel
-);
 workspace_resource!(render_queue, queues, "TaskQueues", encode::task_queue);
 workspace_resource!(render_workflow, workflows, "Workflows", encode::workflow);
+
+/// A task channel by SID or unique name (`TaskChannels/voice`; the choice is explained
+/// at the engine's `channel_sid`).
+fn render_channel(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Response, EngineError> {
+    let workspace = find_ws(state, ws)?;
+    let item = workspace
+        .channel_by_ref(sid)
+        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/TaskChannels/{sid}")))?;
+    let body = encode::task_channel(
+        &Urls { base: &req.base },
+        &state.account_sid,
+        workspace,
+        item,
+    );
+    Ok(json_response(StatusCode::OK, &body, None))
+}
 
 fn render_worker(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Response, EngineError> {
     let workspace = find_ws(state, ws)?;
