@@ -56,7 +56,7 @@ node_suite() {
     command -v "$node" >/dev/null 2>&1 || fail "$node not found (set NODE to a Node.js binary)"
     command -v "$npm" >/dev/null 2>&1 || fail "$npm not found (set NPM to npm)"
     local want
-    want="$( (cat "$pins/package.json" "$pins/package-lock.json"; "$node" --version) | sha256sum | cut -d' ' -f1)"
+    want="$( (cat "$pins/package.json" "$pins/package-lock.json"; timeout 30 "$node" --version) | sha256sum | cut -d' ' -f1)"
     if [ "$(cat "$prefix/.lock-hash" 2>/dev/null || true)" != "$want" ] || [ ! -d "$prefix/node_modules/twilio" ]; then
         rm -rf "$prefix"
         mkdir -p "$prefix"

@@ -61,6 +61,16 @@ async function startEmulator() {
     });
   });
   child.removeAllListeners('exit');
+  // Stopped at the end of the file's tests; also if this process is told to stop (the
+  // runner's `timeout`), so no emulator outlives its suite.
+  const kill = () => child.kill('SIGTERM');
+  process.once('exit', kill);
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.once(signal, () => {
+      kill();
+      process.exit(1);
+    });
+  }
   return {
     baseUrl: printed.TRCTL_BASE_URL,
     accountSid: printed.TWILIO_ACCOUNT_SID,
