@@ -9,6 +9,7 @@
 //! - [`emulator`]: the local TaskRouter emulator.
 //! - [`http_server`]: the hardened HTTP server set-up both listeners run on (timeouts,
 //!   connection limit, graceful shutdown with a deadline).
+//! - [`multipart`]: `multipart/form-data` bodies decoded into form pairs (both listeners).
 //! - [`cli`]: the clap command tree and output rendering; the only room that prints.
 #![warn(missing_docs)]
 
@@ -17,5 +18,6 @@ pub mod cli;
 pub mod emulator;
 pub mod expr;
 pub mod http_server;
+pub mod multipart;
 pub mod serve;
 pub mod workflow;

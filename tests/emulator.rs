@@ -689,6 +689,74 @@ async fn every_resource_through_its_lifecycle() {
     );
 }
 
+/// `TaskChannels/{Sid}` takes a unique name as well as a SID (UNCONFIRMED against live
+/// Twilio; see the engine's `channel_sid`): twilio-node's `taskChannels('voice').fetch()`.
+#[tokio::test(flavor = "multi_thread")]
+async fn task_channels_are_found_by_unique_name_too() {
+    let emulator = EmulatorThread::start();
+    let client = emulator.client();
+    let ws = workspace(&client, None).await;
+    let voice = client.fetch_task_channel(&ws, "voice").await.unwrap();
+    assert_eq!(voice.unique_name.as_deref(), Some("voice"));
+    let voice_sid = voice.sid.clone().unwrap();
+    assert!(voice_sid.starts_with("TC"), "{voice_sid}");
+    let by_sid = client.fetch_task_channel(&ws, &voice_sid).await.unwrap();
+    assert_eq!(by_sid.unique_name.as_deref(), Some("voice"));
+
+    let params = UpdateTaskChannelParams {
+        friendly_name: Some("Phone".into()),
+        ..Default::default()
+    };
+    let updated = client
+        .update_task_channel(&ws, "voice", &params)
+        .await
+        .unwrap();
+    assert_eq!(updated.sid.as_deref(), Some(voice_sid.as_str()));
+    assert_eq!(updated.friendly_name.as_deref(), Some("Phone"));
+    assert_eq!(
+        client
+            .fetch_task_channel(&ws, &voice_sid)
+            .await
+            .unwrap()
+            .friendly_name
+            .as_deref(),
+        Some("Phone")
+    );
+
+    let created = client
+        .create_task_channel(
+            &ws,
+            &CreateTaskChannelParams {
+                friendly_name: "Email".into(),
+                unique_name: "email".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    client.delete_task_channel(&ws, "email").await.unwrap();
+    let (status, code, message) = api_error(
+        client
+            .fetch_task_channel(&ws, created.sid.as_deref().unwrap())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((status, code), (404, 20404), "{message}");
+    let (status, code, message) =
+        api_error(client.fetch_task_channel(&ws, "email").await.unwrap_err());
+    assert_eq!((status, code), (404, 20404));
+    assert!(message.contains("/TaskChannels/email"), "{message}");
+    let (status, _, _) = api_error(
+        client
+            .update_task_channel(&ws, "nosuch", &params)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 404);
+    let (status, _, _) = api_error(client.delete_task_channel(&ws, "nosuch").await.unwrap_err());
+    assert_eq!(status, 404);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn error_paths_answer_like_twilio() {
     let emulator = EmulatorThread::start();

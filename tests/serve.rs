@@ -283,6 +283,47 @@ async fn get_and_json_callbacks_are_verified_too() {
     );
 }
 
+/// twilio-node 3.40.0 and older post multipart: the listener decodes the parts into the
+/// same parameters a form gives, checks the signature over them as over a form, and
+/// the rules see the task's attributes.
+#[tokio::test]
+async fn multipart_callbacks_are_decoded_and_verified_like_forms() {
+    let rules = RuleSet::parse(SPANISH_RULES).unwrap();
+    let server = start(config(Mode::Rules(rules))).await;
+    let url = format!("{}/assignment_callback", server.url);
+    let params = [
+        ("TaskSid", "WT00000000000000000000000000000001"),
+        ("TaskAttributes", r#"{"selected_language":"es"}"#),
+        ("ReservationSid", "WR00000000000000000000000000000001"),
+    ];
+    let (content_type, body) = common::multipart_body(&params);
+    let client = reqwest::Client::new();
+    let send = |body: String, signature: String| {
+        client
+            .post(&url)
+            .header("content-type", &content_type)
+            .header("x-twilio-signature", signature)
+            .body(body)
+            .send()
+    };
+    let signed = signature::sign(TOKEN, &url, params.iter().copied());
+    let response = send(body.clone(), signed.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"instruction":"accept"}"#
+    );
+    // The same signature over other parameters fails, as for a form.
+    let mut tampered = params;
+    tampered[1].1 = r#"{"selected_language":"en"}"#;
+    let (_, tampered_body) = common::multipart_body(&tampered);
+    assert_eq!(send(tampered_body, signed).await.unwrap().status(), 403);
+    // A broken multipart body is a 400, not a signature failure.
+    let cut = body[..body.len() - 10].to_string();
+    let signature = signature::sign(TOKEN, &url, params.iter().copied());
+    assert_eq!(send(cut, signature).await.unwrap().status(), 400);
+}
+
 #[tokio::test]
 async fn refusals_oversized_malformed_unknown() {
     let server = start(ServeConfig::default()).await;

@@ -18,6 +18,7 @@ mod expr;
 mod lifecycle;
 mod limits;
 mod listeners;
+mod multipart;
 // Written by scripts/gen_api.py; kept with the other generated files.
 #[path = "generated/operations.rs"]
 mod operations;

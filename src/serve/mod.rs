@@ -350,7 +350,8 @@ async fn answer(
     })?;
     let is_json = is_json_body(&parts.headers);
     let params = decode_params(parts, &bytes, is_json)
-        .map_err(|error| Refusal::new(StatusCode::BAD_REQUEST, error.to_string()))?;
+        .await
+        .map_err(|message| Refusal::new(StatusCode::BAD_REQUEST, message))?;
     let verified = if config.verifies() {
         verify(app, parts, &bytes, &params, is_json).map_err(|message| Refusal {
             status: StatusCode::FORBIDDEN,
@@ -413,17 +414,29 @@ async fn run_exec(app: &App, config: &reply::ExecConfig, callback: &Callback) ->
     exec::run(config, input).await
 }
 
-/// The parameters: the query string for GET, the body for POST (JSON or a form).
-fn decode_params(
+/// The parameters: the query string for GET, the body for POST (JSON, multipart or a
+/// form). Multipart parameters are signed like a form's (the decoded pairs), so
+/// [`verify`] treats both alike.
+async fn decode_params(
     parts: &axum::http::request::Parts,
     body: &Bytes,
     is_json: bool,
-) -> Result<Vec<(String, String)>, DecodeError> {
+) -> Result<Vec<(String, String)>, String> {
     if parts.method == Method::GET {
-        callback::decode_form(parts.uri.query().unwrap_or("").as_bytes())
-    } else {
-        decode_body(body, is_json)
+        return callback::decode_form(parts.uri.query().unwrap_or("").as_bytes())
+            .map_err(|error| error.to_string());
     }
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if !is_json && crate::multipart::is_multipart(content_type) {
+        return crate::multipart::decode(content_type, body.clone())
+            .await
+            .map_err(|error| error.to_string());
+    }
+    decode_body(body, is_json).map_err(|error| error.to_string())
 }
 
 /// Answer a refusal and log it.

@@ -269,11 +269,13 @@ impl<S: Send + Sync> FromRequest<S> for Req {
                     .collect()
             })
             .unwrap_or_default();
-        let content_type = headers
+        // The boundary is case-sensitive, so the raw value is kept for multipart.
+        let content_type_raw = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
-            .to_ascii_lowercase();
+            .to_string();
+        let content_type = content_type_raw.to_ascii_lowercase();
         let if_match = headers
             .get(header::IF_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -306,8 +308,13 @@ impl<S: Send + Sync> FromRequest<S> for Req {
                 error_response(400, 20001, &format!("The JSON body is not valid: {err}"))
             })?;
             (Vec::new(), Some(value))
-        } else if content_type.starts_with("multipart/form-data") {
-            return Err(error_response(400, 20001, "multipart/form-data bodies are not supported by the emulator; send application/x-www-form-urlencoded"));
+        } else if crate::multipart::is_multipart(&content_type) {
+            // twilio-node 3.40.0 and older post every request as multipart; Twilio accepts
+            // it, with the same parameters as the form-encoded body.
+            let form = crate::multipart::decode(&content_type_raw, bytes)
+                .await
+                .map_err(|err| error_response(400, 20001, &err.to_string()))?;
+            (form, None)
         } else {
             (
                 url::form_urlencoded::parse(&bytes).into_owned().collect(),
@@ -488,14 +495,24 @@ macro_rules! workspace_resource {
 }
 
 workspace_resource!(render_activity, activities, "Activities", encode::activity);
-workspace_resource!(
-    render_channel,
-    channels,
-    "TaskChannels",
-    encode::task_channel
-);
 workspace_resource!(render_queue, queues, "TaskQueues", encode::task_queue);
 workspace_resource!(render_workflow, workflows, "Workflows", encode::workflow);
+
+/// A task channel by SID or unique name (`TaskChannels/voice`; the choice is explained
+/// at the engine's `channel_sid`).
+fn render_channel(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Response, EngineError> {
+    let workspace = find_ws(state, ws)?;
+    let item = workspace
+        .channel_by_ref(sid)
+        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/TaskChannels/{sid}")))?;
+    let body = encode::task_channel(
+        &Urls { base: &req.base },
+        &state.account_sid,
+        workspace,
+        item,
+    );
+    Ok(json_response(StatusCode::OK, &body, None))
+}
 
 fn render_worker(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Response, EngineError> {
     let workspace = find_ws(state, ws)?;

@@ -9,6 +9,23 @@ use crate::emulator::engine::state::{TaskChannel, WorkerChannel};
 use crate::emulator::engine::Reply;
 
 impl Context<'_> {
+    /// The SID of the task channel a `TaskChannels/{Sid}` path names: its SID or its
+    /// unique name (`voice`, `chat`, ...). UNCONFIRMED against live Twilio: the spec
+    /// gives that path parameter no SID pattern (unlike every other resource's `Sid`),
+    /// the same as `Workers/{WorkerSid}/Channels/{Sid}`, which takes a unique name too,
+    /// and twilio-node users write `taskChannels('voice')`. The SID is tried first, then
+    /// the unique name.
+    pub(in crate::emulator::engine) fn channel_sid(
+        &self,
+        workspace: &str,
+        reference: &str,
+    ) -> Result<String, EngineError> {
+        self.workspace(workspace)?
+            .channel_by_ref(reference)
+            .map(|channel| channel.sid.clone())
+            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskChannels", reference)))
+    }
+
     pub(in crate::emulator::engine) fn create_channel(
         &mut self,
         workspace: &str,
@@ -75,10 +92,8 @@ impl Context<'_> {
         sid: &str,
         params: UpdateTaskChannelParams,
     ) -> Result<Reply, EngineError> {
-        self.workspace(workspace)?
-            .channels
-            .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskChannels", sid)))?;
+        let resolved = self.channel_sid(workspace, sid)?;
+        let sid = resolved.as_str();
         let friendly_name = params
             .friendly_name
             .as_deref()
@@ -122,6 +137,8 @@ impl Context<'_> {
         workspace: &str,
         sid: &str,
     ) -> Result<Reply, EngineError> {
+        let resolved = self.channel_sid(workspace, sid)?;
+        let sid = resolved.as_str();
         let ws = self.workspace(workspace)?;
         let channel = ws
             .channels
