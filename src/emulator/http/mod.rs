@@ -1115,9 +1115,11 @@ fn stats_window(
             .map(|(_, v)| v.as_str())
     };
     let minutes = match get("Minutes") {
-        Some(text) => Some(text.trim().parse::<i64>().map_err(|_| {
-            EngineError::bad_request(format!("Invalid Minutes: {text:?} is not an integer"))
-        })?),
+        Some(text) => Some(
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| EngineError::not_an_integer("Minutes", text))?,
+        ),
         None => None,
     };
     let (start, end) = query::window(now, minutes, get("StartDate"), get("EndDate"))?;
@@ -1125,9 +1127,9 @@ fn stats_window(
         Some(text) => text
             .split(',')
             .map(|t| {
-                t.trim().parse::<i64>().map_err(|_| {
-                    EngineError::bad_request(format!("Invalid SplitByWaitTime: {text:?}"))
-                })
+                t.trim()
+                    .parse::<i64>()
+                    .map_err(|_| EngineError::invalid_split_by_wait_time(text))
             })
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
@@ -1136,12 +1138,7 @@ fn stats_window(
         Some(reference) => Some(
             ws.channel_by_ref(reference)
                 .map(|c| c.sid.clone())
-                .ok_or_else(|| {
-                    EngineError::bad_request(format!(
-                        "Invalid TaskChannel: {reference} is not a task channel of workspace {}",
-                        ws.sid
-                    ))
-                })?,
+                .ok_or_else(|| EngineError::unknown_task_channel(reference, &ws.sid))?,
         ),
         None => None,
     };
@@ -1368,15 +1365,10 @@ async fn bulk_queue_statistics(
     read(&app, |state, now| {
         let workspace = find_ws(state, &ws)?;
         if sids.is_empty() || sids.len() > 50 {
-            return Err(EngineError::bad_request(format!(
-                "QueueSids must list between 1 and 50 task queue SIDs, got {}",
-                sids.len()
-            )));
+            return Err(EngineError::queue_sids_count(sids.len()));
         }
         if let Some(bad) = sids.iter().find(|sid| !crate::api::sid::is_sid("WQ", sid)) {
-            return Err(EngineError::bad_request(format!(
-                "Invalid QueueSids: {bad:?} is not a task queue SID"
-            )));
+            return Err(EngineError::invalid_queue_sid(bad));
         }
         let window = Window {
             start: now,

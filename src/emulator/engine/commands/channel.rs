@@ -19,12 +19,10 @@ impl Context<'_> {
         let unique_name = name_param("UniqueName", &params.unique_name)?;
         // Unique names appear in expressions (worker.channel.<name>…), so no hyphens (ROUTING.md §4.4).
         if unique_name.contains('-') || unique_name.contains(char::is_whitespace) {
-            return Err(EngineError::bad_request(format!(
-                "Invalid UniqueName {unique_name:?}: it may not contain hyphens or spaces"
-            )));
+            return Err(EngineError::invalid_unique_name(&unique_name));
         }
         if ws.channels.iter().any(|c| c.unique_name == unique_name) {
-            return Err(EngineError::bad_request(format!("Task channel with unique name {unique_name} already exists for workspace {workspace}")));
+            return Err(EngineError::duplicate_channel(&unique_name, workspace));
         }
         let worker_sids: Vec<String> = ws.workers.iter().map(|w| w.sid.clone()).collect();
         let now = self.now;

@@ -29,7 +29,12 @@ impl Context<'_> {
             .task_reservation_timeout
             .unwrap_or(DEFAULT_RESERVATION_TIMEOUT);
         if !(1..=MAX_RESERVATION_TIMEOUT).contains(&timeout) {
-            return Err(EngineError::bad_request(format!("Invalid TaskReservationTimeout {timeout}: it must be between 1 and {MAX_RESERVATION_TIMEOUT}")));
+            return Err(EngineError::out_of_range(
+                "TaskReservationTimeout",
+                timeout,
+                1,
+                MAX_RESERVATION_TIMEOUT,
+            ));
         }
         let now = self.now;
         let sid = self.sids.next("WW");
@@ -90,7 +95,12 @@ impl Context<'_> {
         };
         if let Some(timeout) = params.task_reservation_timeout {
             if !(1..=MAX_RESERVATION_TIMEOUT).contains(&timeout) {
-                return Err(EngineError::bad_request(format!("Invalid TaskReservationTimeout {timeout}: it must be between 1 and {MAX_RESERVATION_TIMEOUT}")));
+                return Err(EngineError::out_of_range(
+                    "TaskReservationTimeout",
+                    timeout,
+                    1,
+                    MAX_RESERVATION_TIMEOUT,
+                ));
             }
         }
         let now = self.now;
