@@ -217,14 +217,14 @@ impl Context<'_> {
         self.state
             .workspaces
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{sid}")))
+            .ok_or_else(|| EngineError::no_workspace(sid))
     }
 
     pub(super) fn workspace_mut(&mut self, sid: &str) -> Result<&mut Workspace, EngineError> {
         self.state
             .workspaces
             .get_mut(sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{sid}")))
+            .ok_or_else(|| EngineError::no_workspace(sid))
     }
 
     pub(super) fn task_mut(&mut self, workspace: &str, task_sid: &str) -> Option<&mut Task> {

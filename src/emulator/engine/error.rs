@@ -31,6 +31,15 @@ impl EngineError {
             message: format!("The requested resource {path} was not found"),
         }
     }
+    /// 404 / 20404: no workspace `sid`.
+    pub fn no_workspace(sid: &str) -> EngineError {
+        EngineError::not_found(&format!("/Workspaces/{sid}"))
+    }
+    /// 404 / 20404: no `sid` in the workspace's `collection` (its URL segment, such as
+    /// `Tasks` or `TaskQueues`).
+    pub fn not_in_workspace(workspace: &str, collection: &str, sid: &str) -> EngineError {
+        EngineError::not_found(&format!("/Workspaces/{workspace}/{collection}/{sid}"))
+    }
     /// 400 / 20001 with a message. Prefer a named constructor below, so the text of each
     /// refusal is written once.
     pub fn bad_request(message: impl Into<String>) -> EngineError {

@@ -353,7 +353,7 @@ fn find_ws<'a>(state: &'a State, sid: &str) -> Result<&'a Workspace, EngineError
     state
         .workspaces
         .get(sid)
-        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{sid}")))
+        .ok_or_else(|| EngineError::no_workspace(sid))
 }
 
 /// Apply a command, then render the resource it names under the same lock.
@@ -470,9 +470,10 @@ macro_rules! workspace_resource {
     ($render:ident, $table:ident, $collection:literal, $encode:path) => {
         fn $render(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Response, EngineError> {
             let workspace = find_ws(state, ws)?;
-            let item = workspace.$table.get(sid).ok_or_else(|| {
-                EngineError::not_found(&format!("/Workspaces/{ws}/{}/{sid}", $collection))
-            })?;
+            let item = workspace
+                .$table
+                .get(sid)
+                .ok_or_else(|| EngineError::not_in_workspace(ws, $collection, sid))?;
             Ok(json_response(
                 StatusCode::OK,
                 &$encode(
@@ -502,7 +503,7 @@ fn render_worker(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Respon
     let worker = workspace
         .workers
         .get(sid)
-        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{sid}")))?;
+        .ok_or_else(|| EngineError::not_in_workspace(ws, "Workers", sid))?;
     let body = encode::worker(
         &Urls { base: &req.base },
         &state.account_sid,
@@ -523,7 +524,7 @@ fn render_task(
     let task = workspace
         .tasks
         .get(sid)
-        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Tasks/{sid}")))?;
+        .ok_or_else(|| EngineError::not_in_workspace(ws, "Tasks", sid))?;
     let body = encode::task(
         &Urls { base: &req.base },
         &state.account_sid,
@@ -765,7 +766,7 @@ async fn list_worker_channels(
         let record = workspace
             .workers
             .get(&worker)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{worker}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workers", &worker))?;
         let urls = Urls { base: &req.base };
         let items: Vec<Value> = record
             .channels
@@ -944,7 +945,7 @@ async fn list_task_reservations(
         workspace
             .tasks
             .get(&task)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Tasks/{task}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Tasks", &task))?;
         let items = query::reservations(
             workspace,
             Some(&task),
@@ -970,7 +971,7 @@ async fn list_worker_reservations(
         workspace
             .workers
             .get(&worker)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{worker}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workers", &worker))?;
         let items = query::reservations(
             workspace,
             None,
@@ -1085,7 +1086,7 @@ async fn fetch_event(
         let event = workspace
             .events
             .get(&sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Events/{sid}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Events", &sid))?;
         Ok(json_response(
             StatusCode::OK,
             &encode::event(
@@ -1263,7 +1264,7 @@ async fn queue_stats(app: Shared, ws: String, sid: String, req: Req, part: Part)
         let queue = workspace
             .queues
             .get(&sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/TaskQueues/{sid}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "TaskQueues", &sid))?;
         let window = stats_window(workspace, &req.query, now)?;
         let parts = queue_parts(workspace, queue, now, &window, part);
         Ok(json_response(
@@ -1427,7 +1428,7 @@ async fn workflow_stats(app: Shared, ws: String, sid: String, req: Req, part: Pa
         let workflow = workspace
             .workflows
             .get(&sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workflows/{sid}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workflows", &sid))?;
         let window = stats_window(workspace, &req.query, now)?;
         let realtime =
             || Value::Object(stats::workflow_realtime(workspace, workflow, now, &window));
@@ -1517,7 +1518,7 @@ async fn worker_statistics(
         workspace
             .workers
             .get(&sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{sid}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workers", &sid))?;
         let window = stats_window(workspace, &req.query, now)?;
         let cumulative = Value::Object(stats::cumulative(workspace, Scope::Worker(&sid), &window));
         let body = envelope(

@@ -76,7 +76,7 @@ impl Context<'_> {
         self.workspace(workspace)?
             .channels
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskChannels", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "TaskChannels", sid))?;
         let friendly_name = params
             .friendly_name
             .as_deref()
@@ -85,11 +85,11 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(channel) = ws.channels.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(
+            return Err(EngineError::not_in_workspace(
                 workspace,
                 "TaskChannels",
                 sid,
-            )));
+            ));
         };
         if let Some(name) = friendly_name {
             channel.friendly_name = name;
@@ -124,7 +124,7 @@ impl Context<'_> {
         let channel = ws
             .channels
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskChannels", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "TaskChannels", sid))?;
         if let Some(task) = ws
             .tasks
             .iter()

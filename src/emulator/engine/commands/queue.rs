@@ -100,7 +100,7 @@ impl Context<'_> {
         let ws = self.workspace(workspace)?;
         ws.queues
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskQueues", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "TaskQueues", sid))?;
         let friendly_name = params
             .friendly_name
             .as_deref()
@@ -137,7 +137,7 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(queue) = ws.queues.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(workspace, "TaskQueues", sid)));
+            return Err(EngineError::not_in_workspace(workspace, "TaskQueues", sid));
         };
         let expression_changed = params
             .target_workers
@@ -191,7 +191,7 @@ impl Context<'_> {
         let queue = ws
             .queues
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskQueues", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "TaskQueues", sid))?;
         if let Some(workflow) = ws.workflows.iter().find(|w| w.configuration.contains(sid)) {
             return Err(EngineError::in_use(
                 "task queue",

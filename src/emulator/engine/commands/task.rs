@@ -164,7 +164,7 @@ impl Context<'_> {
         let task = ws
             .tasks
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Tasks", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Tasks", sid))?;
         check_if_match(params.if_match.as_deref(), task.version)?;
         let current = task.assignment_status;
         let requested: Option<TaskStatus> = params
@@ -223,7 +223,7 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(task) = ws.tasks.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(workspace, "Tasks", sid)));
+            return Err(EngineError::not_in_workspace(workspace, "Tasks", sid));
         };
         let new_status = requested.filter(|s| *s != task.assignment_status);
         let attributes_changed = params
@@ -332,7 +332,7 @@ impl Context<'_> {
         let task = ws
             .tasks
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Tasks", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Tasks", sid))?;
         check_if_match(if_match, task.version)?;
         let data = task_data(ws, task, self.now);
         let holders: Vec<String> = ws

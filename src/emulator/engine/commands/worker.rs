@@ -101,7 +101,7 @@ impl Context<'_> {
         let worker = ws
             .workers
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workers", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workers", sid))?;
         check_if_match(params.if_match.as_deref(), worker.version)?;
         let friendly_name = params
             .friendly_name
@@ -141,7 +141,7 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(worker) = ws.workers.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(workspace, "Workers", sid)));
+            return Err(EngineError::not_in_workspace(workspace, "Workers", sid));
         };
         let activity_changed = params
             .activity_sid
@@ -240,7 +240,7 @@ impl Context<'_> {
         let worker = ws
             .workers
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workers", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workers", sid))?;
         check_if_match(if_match, worker.version)?;
         if let Some(reservation) = ws
             .reservations
@@ -278,7 +278,7 @@ impl Context<'_> {
         let worker = ws
             .workers
             .get(worker_sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workers", worker_sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workers", worker_sid))?;
         // A channel may be named by its WC… SID or by its task channel (SID or unique name).
         let task_channel = ws.channel_by_ref(sid).map(|c| c.sid.clone());
         let index = worker

@@ -69,7 +69,7 @@ impl Context<'_> {
         let ws = self.workspace(workspace)?;
         ws.workflows
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workflows", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workflows", sid))?;
         let friendly_name = params
             .friendly_name
             .as_deref()
@@ -106,7 +106,7 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(workflow) = ws.workflows.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(workspace, "Workflows", sid)));
+            return Err(EngineError::not_in_workspace(workspace, "Workflows", sid));
         };
         if let Some(name) = friendly_name {
             workflow.friendly_name = name;
@@ -170,7 +170,7 @@ impl Context<'_> {
         let workflow = ws
             .workflows
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workflows", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workflows", sid))?;
         if let Some(task) = ws
             .tasks
             .iter()

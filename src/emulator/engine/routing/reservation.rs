@@ -206,9 +206,10 @@ impl Context<'_> {
 
     fn pending_reservation(&self, workspace: &str, sid: &str) -> Result<Reservation, EngineError> {
         let ws = self.workspace(workspace)?;
-        let reservation = ws.reservations.get(sid).ok_or_else(|| {
-            EngineError::not_found(&format!("/Workspaces/{workspace}/Reservations/{sid}"))
-        })?;
+        let reservation = ws
+            .reservations
+            .get(sid)
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Reservations", sid))?;
         if reservation.status != ReservationStatus::Pending {
             return Err(EngineError::reservation_not_pending(
                 sid,
