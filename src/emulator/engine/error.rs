@@ -329,3 +329,90 @@ impl EngineError {
         EngineError::bad_request("Absolute paging (Page without PageToken) is not supported on TaskRouter lists; follow meta.next_page_url")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each refusal's wire text, spelled out in full: clients and the compat suite match
+    /// on these, so a change here should be deliberate.
+    #[test]
+    fn refusals_keep_their_wire_texts() {
+        let ws = "WS1";
+        let cases: Vec<(EngineError, &str)> = vec![
+            (EngineError::missing_parameter("FriendlyName"), "Missing required parameter FriendlyName in the post body"),
+            (EngineError::missing_instruction_parameter("CallFrom", "call"), "Missing required parameter CallFrom for the call instruction"),
+            (EngineError::not_one_of("TaskOrder", "x", &["FIFO", "LIFO"]), "Invalid TaskOrder: \"x\" is not one of FIFO, LIFO"),
+            (EngineError::out_of_range("Capacity", 51, 0, 50), "Invalid Capacity 51: it must be between 0 and 50"),
+            (EngineError::not_an_integer("Minutes", "ten"), "Invalid Minutes: \"ten\" is not an integer"),
+            (EngineError::invalid_url("EventCallbackUrl", "nope"), "Invalid EventCallbackUrl: \"nope\" is not a URL"),
+            (EngineError::not_http_url("EventCallbackUrl", "ftp://h"), "Invalid EventCallbackUrl: \"ftp://h\" is not an http(s) URL"),
+            (EngineError::name_too_long("FriendlyName"), "Invalid FriendlyName: longer than 64 characters"),
+            (EngineError::invalid_date_time("StartDate", "soon"), "Invalid StartDate: \"soon\" is not an ISO 8601 date-time such as 2024-01-02T03:04:05Z"),
+            (EngineError::attributes_too_long(5000, 4096), "Invalid Attributes: 5000 characters is more than the 4096 allowed"),
+            (EngineError::attributes_not_json("eof"), "Invalid Attributes: not valid JSON (eof)"),
+            (EngineError::attributes_not_object(), "Invalid Attributes: the JSON must be an object"),
+            (EngineError::not_a_json_object("EvaluateWorkerAttributes", "[1]"), "Invalid EvaluateWorkerAttributes: \"[1]\" is not a JSON object"),
+            (EngineError::invalid_expression("TargetWorkers", "a ==", "bad"), "Invalid TargetWorkers expression \"a ==\": bad"),
+            (EngineError::expression_over_limit("TargetWorkers", "has 300 terms"), "Invalid TargetWorkers: TargetWorkers has 300 terms"),
+            (EngineError::configuration_too_large(9, 8), "Invalid Configuration: 9 bytes is more than the 8 allowed"),
+            (EngineError::invalid_configuration("no filters"), "Invalid Configuration: no filters"),
+            (EngineError::invalid_unique_name("a-b"), "Invalid UniqueName \"a-b\": it may not contain hyphens or spaces"),
+            (EngineError::unknown_activity("ActivitySid", "WA1", ws), "Invalid ActivitySid: activity WA1 does not exist in workspace WS1"),
+            (EngineError::unknown_worker("RoutingTarget", "WK1", ws), "Invalid RoutingTarget: worker WK1 does not exist in workspace WS1"),
+            (EngineError::unknown_queue("TaskQueueSid", "WQ1", ws), "Invalid TaskQueueSid: task queue WQ1 does not exist in workspace WS1"),
+            (EngineError::no_queue_named("Sales", ws), "Invalid TaskQueueName: no task queue named Sales in workspace WS1"),
+            (EngineError::unknown_workflow("WorkflowSid", "WW1", ws), "Invalid WorkflowSid: workflow WW1 does not exist in workspace WS1"),
+            (EngineError::unknown_task_channel("sms", ws), "Invalid TaskChannel: sms is not a task channel of workspace WS1"),
+            (EngineError::duplicate_channel("sms", ws), "Task channel with unique name sms already exists for workspace WS1"),
+            (EngineError::duplicate("Queue", "Sales", ws, "AC1"), "Queue named Sales already exists for workspace WS1 for account AC1"),
+            (EngineError::in_use("worker", "WK1", "reservation WR1"), "Cannot delete worker WK1: it is in use by reservation WR1"),
+            (EngineError::task_cannot_become("WT1", ws, "AC1", TaskStatus::Canceled), "Cannot cancel task WT1 in workspace WS1 for account AC1 because it is not pending or reserved."),
+            (EngineError::task_cannot_become("WT1", ws, "AC1", TaskStatus::Wrapping), "Cannot wrap up a task WT1 in workspace WS1 for account AC1 because it's not currently assigned"),
+            (EngineError::task_cannot_become("WT1", ws, "AC1", TaskStatus::Completed), "Cannot complete task WT1 in workspace WS1 for account AC1 because it is not assigned or wrapping."),
+            (EngineError::task_cannot_become("WT1", ws, "AC1", TaskStatus::Reserved), "Cannot update task WT1 to status reserved: only canceled, wrapping and completed can be requested"),
+            (EngineError::attributes_with_closing_status(), "Attributes cannot be changed in the same request that moves a task to wrapping or completed; send two requests"),
+            (EngineError::reservation_not_pending("WR1", "accepted"), "Reservation WR1 is already in state [accepted] and cannot be updated"),
+            (EngineError::reservation_cannot_become("WR1", "accepted", "rejected"), "Reservation WR1 is already in state [accepted] and cannot be updated to [rejected]"),
+            (EngineError::reservation_cannot_take("WR1", "accepted", "dequeue"), "Reservation WR1 is already in state [accepted] and cannot take the dequeue instruction"),
+            (EngineError::supervise_unaccepted("WR1", "pending"), "Reservation WR1 must be accepted before it can be supervised (it is pending)"),
+            (EngineError::reject_pending_needs_unavailable(), "RejectPendingReservations is only allowed when moving the worker to an unavailable activity"),
+            (EngineError::invalid_assignment_status_filter("lost", &["pending", "reserved"]), "Invalid AssignmentStatus \"lost\": it must be one of pending, reserved"),
+            (EngineError::invalid_reservation_status_filter("lost"), "Invalid ReservationStatus \"lost\""),
+            (EngineError::invalid_ordering("Age"), "Invalid Ordering \"Age\": sort by DateCreated, Priority or VirtualStartTime"),
+            (EngineError::ordering_conflict(), "Invalid Ordering: DateCreated and VirtualStartTime cannot be combined"),
+            (EngineError::minutes_with_dates(), "Minutes cannot be combined with StartDate or EndDate"),
+            (EngineError::minutes_not_positive(0), "Invalid Minutes 0: it must be positive"),
+            (EngineError::invalid_split_by_wait_time("5,x"), "Invalid SplitByWaitTime: \"5,x\""),
+            (EngineError::queue_sids_count(51), "QueueSids must list between 1 and 50 task queue SIDs, got 51"),
+            (EngineError::invalid_queue_sid("WX1"), "Invalid QueueSids: \"WX1\" is not a task queue SID"),
+            (EngineError::invalid_page_size(), "Invalid PageSize."),
+            (EngineError::invalid_page(), "Invalid Page."),
+            (EngineError::absolute_paging(), "Absolute paging (Page without PageToken) is not supported on TaskRouter lists; follow meta.next_page_url"),
+        ];
+        for (error, message) in cases {
+            assert_eq!((error.status, error.code), (400, 20001), "{message}");
+            assert_eq!(error.message, message);
+        }
+    }
+
+    #[test]
+    fn missing_resources_are_404_with_their_path() {
+        let error = EngineError::not_in_workspace("WS1", "TaskQueues", "WQ1");
+        assert_eq!((error.status, error.code), (404, 20404));
+        assert_eq!(
+            error.message,
+            "The requested resource /Workspaces/WS1/TaskQueues/WQ1 was not found"
+        );
+        assert_eq!(
+            EngineError::no_workspace("WS1").message,
+            "The requested resource /Workspaces/WS1 was not found"
+        );
+        let stale = EngineError::precondition_failed("\"3\"", 4);
+        assert_eq!((stale.status, stale.code), (412, 20412));
+        assert_eq!(
+            stale.message,
+            "Precondition Failed: If-Match \"3\" does not match the current version 4"
+        );
+    }
+}
