@@ -47,10 +47,7 @@ pub(super) fn one_of(name: &str, value: &str, allowed: &[&str]) -> Result<(), En
     if allowed.contains(&value) {
         Ok(())
     } else {
-        Err(EngineError::bad_request(format!(
-            "Invalid {name}: {value:?} is not one of {}",
-            allowed.join(", ")
-        )))
+        Err(EngineError::not_one_of(name, value, allowed))
     }
 }
 
@@ -61,10 +58,7 @@ where
     T: std::str::FromStr<Err = crate::api::UnknownValue>,
 {
     value.parse().map_err(|unknown: crate::api::UnknownValue| {
-        EngineError::bad_request(format!(
-            "Invalid {name}: {value:?} is not one of {}",
-            unknown.allowed.join(", ")
-        ))
+        EngineError::not_one_of(name, value, unknown.allowed)
     })
 }
 
@@ -74,13 +68,9 @@ pub(super) fn url_param(name: &str, value: &Option<String>) -> Result<Option<Str
         // Sending the parameter empty clears it (WIRE.md §1.4).
         Some("") => Ok(None),
         Some(text) => {
-            let parsed = url::Url::parse(text).map_err(|_| {
-                EngineError::bad_request(format!("Invalid {name}: {text:?} is not a URL"))
-            })?;
+            let parsed = url::Url::parse(text).map_err(|_| EngineError::invalid_url(name, text))?;
             if parsed.scheme() != "http" && parsed.scheme() != "https" {
-                return Err(EngineError::bad_request(format!(
-                    "Invalid {name}: {text:?} is not an http(s) URL"
-                )));
+                return Err(EngineError::not_http_url(name, text));
             }
             Ok(Some(text.to_string()))
         }
@@ -89,14 +79,10 @@ pub(super) fn url_param(name: &str, value: &Option<String>) -> Result<Option<Str
 
 pub(super) fn name_param(name: &str, value: &str) -> Result<String, EngineError> {
     if value.trim().is_empty() {
-        return Err(EngineError::bad_request(format!(
-            "Missing required parameter {name} in the post body"
-        )));
+        return Err(EngineError::missing_parameter(name));
     }
     if value.chars().count() > 64 {
-        return Err(EngineError::bad_request(format!(
-            "Invalid {name}: longer than 64 characters"
-        )));
+        return Err(EngineError::name_too_long(name));
     }
     Ok(value.to_string())
 }
@@ -231,14 +217,14 @@ impl Context<'_> {
         self.state
             .workspaces
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{sid}")))
+            .ok_or_else(|| EngineError::no_workspace(sid))
     }
 
     pub(super) fn workspace_mut(&mut self, sid: &str) -> Result<&mut Workspace, EngineError> {
         self.state
             .workspaces
             .get_mut(sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{sid}")))
+            .ok_or_else(|| EngineError::no_workspace(sid))
     }
 
     pub(super) fn task_mut(&mut self, workspace: &str, task_sid: &str) -> Option<&mut Task> {

@@ -335,20 +335,18 @@ pub fn queues<'a>(
     params: &ListTaskQueueParams,
 ) -> Result<Listed<'a, TaskQueue>, EngineError> {
     let worker_doc = match params.evaluate_worker_attributes.as_deref() {
-        Some(text) => Some(validate::attributes(text).map_err(|_| {
-            EngineError::bad_request(format!(
-                "Invalid EvaluateWorkerAttributes: {text:?} is not a JSON object"
-            ))
-        })?),
+        Some(text) => Some(
+            validate::attributes(text)
+                .map_err(|_| EngineError::not_a_json_object("EvaluateWorkerAttributes", text))?,
+        ),
         None => None,
     };
     let worker = match params.worker_sid.as_deref() {
-        Some(sid) => Some(ws.workers.get(sid).ok_or_else(|| {
-            EngineError::bad_request(format!(
-                "Invalid WorkerSid: worker {sid} does not exist in workspace {}",
-                ws.sid
-            ))
-        })?),
+        Some(sid) => Some(
+            ws.workers
+                .get(sid)
+                .ok_or_else(|| EngineError::unknown_worker("WorkerSid", sid, &ws.sid))?,
+        ),
         None => None,
     };
     let items = positioned(&ws.queues, |queue| {
@@ -395,22 +393,16 @@ pub fn workers<'a>(
         params.task_queue_sid.as_deref(),
         params.task_queue_name.as_deref(),
     ) {
-        (Some(sid), _) => Some(ws.queues.get(sid).ok_or_else(|| {
-            EngineError::bad_request(format!(
-                "Invalid TaskQueueSid: task queue {sid} does not exist in workspace {}",
-                ws.sid
-            ))
-        })?),
+        (Some(sid), _) => Some(
+            ws.queues
+                .get(sid)
+                .ok_or_else(|| EngineError::unknown_queue("TaskQueueSid", sid, &ws.sid))?,
+        ),
         (None, Some(name)) => Some(
             ws.queues
                 .iter()
                 .find(|q| q.friendly_name == name)
-                .ok_or_else(|| {
-                    EngineError::bad_request(format!(
-                        "Invalid TaskQueueName: no task queue named {name} in workspace {}",
-                        ws.sid
-                    ))
-                })?,
+                .ok_or_else(|| EngineError::no_queue_named(name, &ws.sid))?,
         ),
         (None, None) => None,
     };
@@ -450,10 +442,7 @@ pub fn tasks<'a>(
         .iter()
         .map(|status| {
             status.parse::<TaskStatus>().map_err(|_| {
-                EngineError::bad_request(format!(
-                    "Invalid AssignmentStatus {status:?}: it must be one of {}",
-                    TASK_ENUM_STATUS.join(", ")
-                ))
+                EngineError::invalid_assignment_status_filter(status, TASK_ENUM_STATUS)
             })
         })
         .collect::<Result<Vec<TaskStatus>, EngineError>>()?;
@@ -466,14 +455,10 @@ pub fn tasks<'a>(
             .iter()
             .any(|k| !matches!(*k, "DateCreated" | "Priority" | "VirtualStartTime"))
         {
-            return Err(EngineError::bad_request(format!(
-                "Invalid Ordering {ordering:?}: sort by DateCreated, Priority or VirtualStartTime"
-            )));
+            return Err(EngineError::invalid_ordering(ordering));
         }
         if keys.contains(&"DateCreated") && keys.contains(&"VirtualStartTime") {
-            return Err(EngineError::bad_request(
-                "Invalid Ordering: DateCreated and VirtualStartTime cannot be combined",
-            ));
+            return Err(EngineError::ordering_conflict());
         }
     }
     let expression = match params.evaluate_task_attributes.as_deref() {
@@ -558,9 +543,9 @@ pub fn reservations<'a>(
 ) -> Result<Listed<'a, Reservation>, EngineError> {
     let status = status
         .map(|status| {
-            status.parse::<ReservationStatus>().map_err(|_| {
-                EngineError::bad_request(format!("Invalid ReservationStatus {status:?}"))
-            })
+            status
+                .parse::<ReservationStatus>()
+                .map_err(|_| EngineError::invalid_reservation_status_filter(status))
         })
         .transpose()?;
     Ok(positioned(&ws.reservations, |r| {
@@ -579,9 +564,7 @@ pub fn window(
     end: Option<&str>,
 ) -> Result<(Millis, Millis), EngineError> {
     if minutes.is_some() && (start.is_some() || end.is_some()) {
-        return Err(EngineError::bad_request(
-            "Minutes cannot be combined with StartDate or EndDate",
-        ));
+        return Err(EngineError::minutes_with_dates());
     }
     let end_time = match end {
         Some(text) => validate::date_time("EndDate", text)?,
@@ -590,9 +573,7 @@ pub fn window(
     let start_time = match (start, minutes) {
         (Some(text), _) => validate::date_time("StartDate", text)?,
         (None, Some(minutes)) if minutes <= 0 => {
-            return Err(EngineError::bad_request(format!(
-                "Invalid Minutes {minutes}: it must be positive"
-            )))
+            return Err(EngineError::minutes_not_positive(minutes))
         }
         (None, minutes) => end_time - minutes.unwrap_or(15) * 60_000,
     };

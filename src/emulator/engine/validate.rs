@@ -14,18 +14,14 @@ pub use crate::api::limits::{MAX_ATTRIBUTES_CHARS, MAX_CONFIGURATION_BYTES};
 /// A task's or worker's `Attributes`: a JSON object of at most 4096 characters.
 pub fn attributes(text: &str) -> Result<Value, EngineError> {
     if text.chars().count() > MAX_ATTRIBUTES_CHARS {
-        return Err(EngineError::bad_request(format!(
-            "Invalid Attributes: {} characters is more than the {MAX_ATTRIBUTES_CHARS} allowed",
-            text.chars().count()
-        )));
-    }
-    let value: Value = serde_json::from_str(text).map_err(|err| {
-        EngineError::bad_request(format!("Invalid Attributes: not valid JSON ({err})"))
-    })?;
-    if !value.is_object() {
-        return Err(EngineError::bad_request(
-            "Invalid Attributes: the JSON must be an object",
+        return Err(EngineError::attributes_too_long(
+            text.chars().count(),
+            MAX_ATTRIBUTES_CHARS,
         ));
+    }
+    let value: Value = serde_json::from_str(text).map_err(EngineError::attributes_not_json)?;
+    if !value.is_object() {
+        return Err(EngineError::attributes_not_object());
     }
     Ok(value)
 }
@@ -48,9 +44,9 @@ pub fn expression(name: &str, text: &str) -> Result<Expression, EngineError> {
 /// is 256") and leaves the oversized text out.
 fn expression_error(name: &str, text: &str, err: &ParseError) -> EngineError {
     if err.kind.is_limit() {
-        EngineError::bad_request(format!("Invalid {name}: {name} {err}"))
+        EngineError::expression_over_limit(name, err)
     } else {
-        EngineError::bad_request(format!("Invalid {name} expression {text:?}: {err}"))
+        EngineError::invalid_expression(name, text, err)
     }
 }
 
@@ -60,15 +56,15 @@ pub fn workflow_configuration(
     text: &str,
 ) -> Result<std::sync::Arc<CompiledWorkflow>, EngineError> {
     if text.len() > MAX_CONFIGURATION_BYTES {
-        return Err(EngineError::bad_request(format!(
-            "Invalid Configuration: {} bytes is more than the {MAX_CONFIGURATION_BYTES} allowed",
-            text.len()
-        )));
+        return Err(EngineError::configuration_too_large(
+            text.len(),
+            MAX_CONFIGURATION_BYTES,
+        ));
     }
     let queues = queue_defs(ws);
     CompiledWorkflow::from_json(text, Some(&queues))
         .map(std::sync::Arc::new)
-        .map_err(|err| EngineError::bad_request(format!("Invalid Configuration: {err}")))
+        .map_err(EngineError::invalid_configuration)
 }
 
 /// The workspace's queues as the workflow library sees them.
@@ -81,11 +77,7 @@ pub fn queue_defs(ws: &Workspace) -> Vec<QueueDef> {
 
 /// An ISO 8601 date-time parameter, as epoch milliseconds.
 pub fn date_time(name: &str, text: &str) -> Result<Millis, EngineError> {
-    parse_date_time(text).ok_or_else(|| {
-        EngineError::bad_request(format!(
-            "Invalid {name}: {text:?} is not an ISO 8601 date-time such as 2024-01-02T03:04:05Z"
-        ))
-    })
+    parse_date_time(text).ok_or_else(|| EngineError::invalid_date_time(name, text))
 }
 
 /// Parse RFC 3339 / ISO 8601 (`2024-01-02T03:04:05Z`, with or without fractions or offset),

@@ -360,7 +360,7 @@ fn find_ws<'a>(state: &'a State, sid: &str) -> Result<&'a Workspace, EngineError
     state
         .workspaces
         .get(sid)
-        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{sid}")))
+        .ok_or_else(|| EngineError::no_workspace(sid))
 }
 
 /// Apply a command, then render the resource it names under the same lock.
@@ -477,9 +477,10 @@ macro_rules! workspace_resource {
     ($render:ident, $table:ident, $collection:literal, $encode:path) => {
         fn $render(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Response, EngineError> {
             let workspace = find_ws(state, ws)?;
-            let item = workspace.$table.get(sid).ok_or_else(|| {
-                EngineError::not_found(&format!("/Workspaces/{ws}/{}/{sid}", $collection))
-            })?;
+            let item = workspace
+                .$table
+                .get(sid)
+                .ok_or_else(|| EngineError::not_in_workspace(ws, $collection, sid))?;
             Ok(json_response(
                 StatusCode::OK,
                 &$encode(
@@ -504,7 +505,7 @@ fn render_channel(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Respo
     let workspace = find_ws(state, ws)?;
     let item = workspace
         .channel_by_ref(sid)
-        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/TaskChannels/{sid}")))?;
+        .ok_or_else(|| EngineError::not_in_workspace(ws, "TaskChannels", sid))?;
     let body = encode::task_channel(
         &Urls { base: &req.base },
         &state.account_sid,
@@ -519,7 +520,7 @@ fn render_worker(req: &Req, state: &State, ws: &str, sid: &str) -> Result<Respon
     let worker = workspace
         .workers
         .get(sid)
-        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{sid}")))?;
+        .ok_or_else(|| EngineError::not_in_workspace(ws, "Workers", sid))?;
     let body = encode::worker(
         &Urls { base: &req.base },
         &state.account_sid,
@@ -540,7 +541,7 @@ fn render_task(
     let task = workspace
         .tasks
         .get(sid)
-        .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Tasks/{sid}")))?;
+        .ok_or_else(|| EngineError::not_in_workspace(ws, "Tasks", sid))?;
     let body = encode::task(
         &Urls { base: &req.base },
         &state.account_sid,
@@ -782,7 +783,7 @@ async fn list_worker_channels(
         let record = workspace
             .workers
             .get(&worker)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{worker}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workers", &worker))?;
         let urls = Urls { base: &req.base };
         let items: Vec<Value> = record
             .channels
@@ -961,7 +962,7 @@ async fn list_task_reservations(
         workspace
             .tasks
             .get(&task)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Tasks/{task}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Tasks", &task))?;
         let items = query::reservations(
             workspace,
             Some(&task),
@@ -987,7 +988,7 @@ async fn list_worker_reservations(
         workspace
             .workers
             .get(&worker)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{worker}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workers", &worker))?;
         let items = query::reservations(
             workspace,
             None,
@@ -1102,7 +1103,7 @@ async fn fetch_event(
         let event = workspace
             .events
             .get(&sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Events/{sid}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Events", &sid))?;
         Ok(json_response(
             StatusCode::OK,
             &encode::event(
@@ -1132,9 +1133,11 @@ fn stats_window(
             .map(|(_, v)| v.as_str())
     };
     let minutes = match get("Minutes") {
-        Some(text) => Some(text.trim().parse::<i64>().map_err(|_| {
-            EngineError::bad_request(format!("Invalid Minutes: {text:?} is not an integer"))
-        })?),
+        Some(text) => Some(
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| EngineError::not_an_integer("Minutes", text))?,
+        ),
         None => None,
     };
     let (start, end) = query::window(now, minutes, get("StartDate"), get("EndDate"))?;
@@ -1142,9 +1145,9 @@ fn stats_window(
         Some(text) => text
             .split(',')
             .map(|t| {
-                t.trim().parse::<i64>().map_err(|_| {
-                    EngineError::bad_request(format!("Invalid SplitByWaitTime: {text:?}"))
-                })
+                t.trim()
+                    .parse::<i64>()
+                    .map_err(|_| EngineError::invalid_split_by_wait_time(text))
             })
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
@@ -1153,12 +1156,7 @@ fn stats_window(
         Some(reference) => Some(
             ws.channel_by_ref(reference)
                 .map(|c| c.sid.clone())
-                .ok_or_else(|| {
-                    EngineError::bad_request(format!(
-                        "Invalid TaskChannel: {reference} is not a task channel of workspace {}",
-                        ws.sid
-                    ))
-                })?,
+                .ok_or_else(|| EngineError::unknown_task_channel(reference, &ws.sid))?,
         ),
         None => None,
     };
@@ -1283,7 +1281,7 @@ async fn queue_stats(app: Shared, ws: String, sid: String, req: Req, part: Part)
         let queue = workspace
             .queues
             .get(&sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/TaskQueues/{sid}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "TaskQueues", &sid))?;
         let window = stats_window(workspace, &req.query, now)?;
         let parts = queue_parts(workspace, queue, now, &window, part);
         Ok(json_response(
@@ -1385,15 +1383,10 @@ async fn bulk_queue_statistics(
     read(&app, |state, now| {
         let workspace = find_ws(state, &ws)?;
         if sids.is_empty() || sids.len() > 50 {
-            return Err(EngineError::bad_request(format!(
-                "QueueSids must list between 1 and 50 task queue SIDs, got {}",
-                sids.len()
-            )));
+            return Err(EngineError::queue_sids_count(sids.len()));
         }
         if let Some(bad) = sids.iter().find(|sid| !crate::api::sid::is_sid("WQ", sid)) {
-            return Err(EngineError::bad_request(format!(
-                "Invalid QueueSids: {bad:?} is not a task queue SID"
-            )));
+            return Err(EngineError::invalid_queue_sid(bad));
         }
         let window = Window {
             start: now,
@@ -1452,7 +1445,7 @@ async fn workflow_stats(app: Shared, ws: String, sid: String, req: Req, part: Pa
         let workflow = workspace
             .workflows
             .get(&sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workflows/{sid}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workflows", &sid))?;
         let window = stats_window(workspace, &req.query, now)?;
         let realtime =
             || Value::Object(stats::workflow_realtime(workspace, workflow, now, &window));
@@ -1542,7 +1535,7 @@ async fn worker_statistics(
         workspace
             .workers
             .get(&sid)
-            .ok_or_else(|| EngineError::not_found(&format!("/Workspaces/{ws}/Workers/{sid}")))?;
+            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workers", &sid))?;
         let window = stats_window(workspace, &req.query, now)?;
         let cumulative = Value::Object(stats::cumulative(workspace, Scope::Worker(&sid), &window));
         let body = envelope(

@@ -33,7 +33,7 @@ fn paging(req: &Req) -> Result<Paging, EngineError> {
         None => DEFAULT_PAGE_SIZE,
         Some(text) => match text.trim().parse::<usize>() {
             Ok(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
-            _ => return Err(EngineError::bad_request("Invalid PageSize.")),
+            _ => return Err(EngineError::invalid_page_size()),
         },
     };
     let page = match get("Page") {
@@ -41,14 +41,12 @@ fn paging(req: &Req) -> Result<Paging, EngineError> {
         Some(text) => text
             .trim()
             .parse::<usize>()
-            .map_err(|_| EngineError::bad_request("Invalid Page."))?,
+            .map_err(|_| EngineError::invalid_page())?,
     };
     let token = get("PageToken").filter(|t| !t.is_empty());
     if page > 0 && token.is_none() {
         // Absolute paging on TaskRouter lists was retired (warning 40153, then 400).
-        return Err(EngineError::bad_request(
-            "Absolute paging (Page without PageToken) is not supported on TaskRouter lists; follow meta.next_page_url",
-        ));
+        return Err(EngineError::absolute_paging());
     }
     Ok(Paging {
         page_size,

@@ -46,7 +46,7 @@ impl Context<'_> {
         let ws = self.workspace(workspace)?;
         ws.activities
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Activities", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Activities", sid))?;
         let friendly_name = params
             .friendly_name
             .as_deref()
@@ -55,7 +55,7 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(activity) = ws.activities.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(workspace, "Activities", sid)));
+            return Err(EngineError::not_in_workspace(workspace, "Activities", sid));
         };
         if let Some(name) = friendly_name {
             activity.friendly_name = name;
@@ -82,7 +82,7 @@ impl Context<'_> {
         let activity = ws
             .activities
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Activities", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Activities", sid))?;
         // An activity that anything still refers to cannot go (WIRE.md §3.3: code unconfirmed).
         if ws.default_activity_sid == sid || ws.timeout_activity_sid == sid {
             return Err(EngineError::in_use(

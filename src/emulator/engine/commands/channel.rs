@@ -23,7 +23,7 @@ impl Context<'_> {
         self.workspace(workspace)?
             .channel_by_ref(reference)
             .map(|channel| channel.sid.clone())
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskChannels", reference)))
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "TaskChannels", reference))
     }
 
     pub(in crate::emulator::engine) fn create_channel(
@@ -36,12 +36,10 @@ impl Context<'_> {
         let unique_name = name_param("UniqueName", &params.unique_name)?;
         // Unique names appear in expressions (worker.channel.<name>…), so no hyphens (ROUTING.md §4.4).
         if unique_name.contains('-') || unique_name.contains(char::is_whitespace) {
-            return Err(EngineError::bad_request(format!(
-                "Invalid UniqueName {unique_name:?}: it may not contain hyphens or spaces"
-            )));
+            return Err(EngineError::invalid_unique_name(&unique_name));
         }
         if ws.channels.iter().any(|c| c.unique_name == unique_name) {
-            return Err(EngineError::bad_request(format!("Task channel with unique name {unique_name} already exists for workspace {workspace}")));
+            return Err(EngineError::duplicate_channel(&unique_name, workspace));
         }
         let worker_sids: Vec<String> = ws.workers.iter().map(|w| w.sid.clone()).collect();
         let now = self.now;
@@ -102,11 +100,11 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(channel) = ws.channels.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(
+            return Err(EngineError::not_in_workspace(
                 workspace,
                 "TaskChannels",
                 sid,
-            )));
+            ));
         };
         if let Some(name) = friendly_name {
             channel.friendly_name = name;
@@ -143,7 +141,7 @@ impl Context<'_> {
         let channel = ws
             .channels
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskChannels", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "TaskChannels", sid))?;
         if let Some(task) = ws
             .tasks
             .iter()

@@ -20,10 +20,7 @@ impl Context<'_> {
         match value.as_deref() {
             None | Some("") => Ok(()),
             Some(sid) if ws.activities.get(sid).is_some() => Ok(()),
-            Some(sid) => Err(EngineError::bad_request(format!(
-                "Invalid {name}: activity {sid} does not exist in workspace {}",
-                ws.sid
-            ))),
+            Some(sid) => Err(EngineError::unknown_activity(name, sid, &ws.sid)),
         }
     }
 
@@ -51,9 +48,12 @@ impl Context<'_> {
         validate::target_workers(&target_workers)?;
         let max_reserved = params.max_reserved_workers.unwrap_or(1);
         if !(1..=50).contains(&max_reserved) {
-            return Err(EngineError::bad_request(format!(
-                "Invalid MaxReservedWorkers {max_reserved}: it must be between 1 and 50"
-            )));
+            return Err(EngineError::out_of_range(
+                "MaxReservedWorkers",
+                max_reserved,
+                1,
+                50,
+            ));
         }
         let task_order = match params.task_order.as_deref() {
             Some(order) => enum_param("TaskOrder", order)?,
@@ -100,7 +100,7 @@ impl Context<'_> {
         let ws = self.workspace(workspace)?;
         ws.queues
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskQueues", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "TaskQueues", sid))?;
         let friendly_name = params
             .friendly_name
             .as_deref()
@@ -120,9 +120,7 @@ impl Context<'_> {
         }
         if let Some(max) = params.max_reserved_workers {
             if !(1..=50).contains(&max) {
-                return Err(EngineError::bad_request(format!(
-                    "Invalid MaxReservedWorkers {max}: it must be between 1 and 50"
-                )));
+                return Err(EngineError::out_of_range("MaxReservedWorkers", max, 1, 50));
             }
         }
         let task_order: Option<TaskOrder> = params
@@ -139,7 +137,7 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(queue) = ws.queues.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(workspace, "TaskQueues", sid)));
+            return Err(EngineError::not_in_workspace(workspace, "TaskQueues", sid));
         };
         let expression_changed = params
             .target_workers
@@ -193,7 +191,7 @@ impl Context<'_> {
         let queue = ws
             .queues
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "TaskQueues", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "TaskQueues", sid))?;
         if let Some(workflow) = ws.workflows.iter().find(|w| w.configuration.contains(sid)) {
             return Err(EngineError::in_use(
                 "task queue",

@@ -63,17 +63,13 @@ impl Context<'_> {
         let task_sid = reservation.task_sid.clone();
         let instruction = params.instruction.as_deref().map(str::to_ascii_lowercase);
         if params.reservation_status.is_none() && instruction.is_none() {
-            return Err(EngineError::bad_request(
-                "Missing required parameter ReservationStatus or Instruction in the post body",
+            return Err(EngineError::missing_parameter(
+                "ReservationStatus or Instruction",
             ));
         }
         if let Some(status) = params.reservation_status.as_deref() {
             let status: ReservationStatus = enum_param("ReservationStatus", status)?;
-            let refused = || {
-                EngineError::bad_request(format!(
-                    "Reservation {sid} is already in state [{current}] and cannot be updated to [{status}]"
-                ))
-            };
+            let refused = || EngineError::reservation_cannot_become(sid, current, status);
             // The steps a client may ask for (`ReservationStatus::requestable`).
             if !current.requestable(status) {
                 return Err(refused());
@@ -125,9 +121,7 @@ impl Context<'_> {
         );
         if instruction == "supervise" {
             if current != ReservationStatus::Accepted {
-                return Err(EngineError::bad_request(format!(
-                    "Reservation {sid} must be accepted before it can be supervised (it is {current})"
-                )));
+                return Err(EngineError::supervise_unaccepted(sid, current));
             }
             if let Some(reservation) = self.workspace_mut(workspace)?.reservations.get_mut(sid) {
                 reservation.instruction = Some(record);
@@ -136,9 +130,11 @@ impl Context<'_> {
             return Ok(Reply::Updated(sid.to_string()));
         }
         if current != ReservationStatus::Pending {
-            return Err(EngineError::bad_request(format!(
-                "Reservation {sid} is already in state [{current}] and cannot take the {instruction} instruction"
-            )));
+            return Err(EngineError::reservation_cannot_take(
+                sid,
+                current,
+                &instruction,
+            ));
         }
         let required: Vec<(&str, &Option<String>)> = match instruction.as_str() {
             "dequeue" => vec![("DequeueFrom", &params.dequeue_from)],
@@ -156,9 +152,10 @@ impl Context<'_> {
             .iter()
             .find(|(_, value)| value.as_deref().is_none_or(str::is_empty))
         {
-            return Err(EngineError::bad_request(format!(
-                "Missing required parameter {name} for the {instruction} instruction"
-            )));
+            return Err(EngineError::missing_instruction_parameter(
+                name,
+                &instruction,
+            ));
         }
         let accepts = match instruction.as_str() {
             "call" => params.call_accept == Some(true),

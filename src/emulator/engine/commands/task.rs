@@ -22,13 +22,17 @@ impl Context<'_> {
         let queue_sid = params.task_queue_sid.clone().filter(|s| !s.is_empty());
         if let Some(queue) = &queue_sid {
             if ws.queues.get(queue).is_none() {
-                return Err(EngineError::bad_request(format!("Invalid TaskQueueSid: task queue {queue} does not exist in workspace {workspace}")));
+                return Err(EngineError::unknown_queue("TaskQueueSid", queue, workspace));
             }
         }
         let workflow_sid = match params.workflow_sid.clone().filter(|s| !s.is_empty()) {
             Some(sid) => {
                 if ws.workflows.get(&sid).is_none() {
-                    return Err(EngineError::bad_request(format!("Invalid WorkflowSid: workflow {sid} does not exist in workspace {workspace}")));
+                    return Err(EngineError::unknown_workflow(
+                        "WorkflowSid",
+                        &sid,
+                        workspace,
+                    ));
                 }
                 Some(sid)
             }
@@ -37,11 +41,7 @@ impl Context<'_> {
                 let mut workflows = ws.workflows.iter();
                 match (workflows.next(), workflows.next()) {
                     (Some(only), None) => Some(only.sid.clone()),
-                    _ => {
-                        return Err(EngineError::bad_request(
-                            "Missing required parameter WorkflowSid in the post body",
-                        ))
-                    }
+                    _ => return Err(EngineError::missing_parameter("WorkflowSid")),
                 }
             }
             None => None,
@@ -53,15 +53,21 @@ impl Context<'_> {
         let attributes_json = validate::attributes(&attributes)?;
         let priority = params.priority.unwrap_or(0);
         if !(0..=MAX_PRIORITY).contains(&priority) {
-            return Err(EngineError::bad_request(format!(
-                "Invalid Priority {priority}: it must be between 0 and {MAX_PRIORITY}"
-            )));
+            return Err(EngineError::out_of_range(
+                "Priority",
+                priority,
+                0,
+                MAX_PRIORITY,
+            ));
         }
         let timeout = params.timeout.unwrap_or(DEFAULT_TASK_TIMEOUT);
         if !(1..=MAX_TASK_TIMEOUT).contains(&timeout) {
-            return Err(EngineError::bad_request(format!(
-                "Invalid Timeout {timeout}: it must be between 1 and {MAX_TASK_TIMEOUT}"
-            )));
+            return Err(EngineError::out_of_range(
+                "Timeout",
+                timeout,
+                1,
+                MAX_TASK_TIMEOUT,
+            ));
         }
         let channel_ref = params
             .task_channel
@@ -71,14 +77,18 @@ impl Context<'_> {
         let task_channel_sid = ws
             .channel_by_ref(&channel_ref)
             .map(|c| c.sid.clone())
-            .ok_or_else(|| EngineError::bad_request(format!("Invalid TaskChannel: {channel_ref} is not a task channel of workspace {workspace}")))?;
+            .ok_or_else(|| EngineError::unknown_task_channel(&channel_ref, workspace))?;
         let virtual_start_time = match params.virtual_start_time.as_deref() {
             Some(text) => validate::date_time("VirtualStartTime", text)?,
             None => self.now,
         };
         if let Some(target) = params.routing_target.as_deref().filter(|t| !t.is_empty()) {
             if ws.workers.get(target).is_none() {
-                return Err(EngineError::bad_request(format!("Invalid RoutingTarget: worker {target} does not exist in workspace {workspace}")));
+                return Err(EngineError::unknown_worker(
+                    "RoutingTarget",
+                    target,
+                    workspace,
+                ));
             }
         }
         let ignore_capacity = params
@@ -154,7 +164,7 @@ impl Context<'_> {
         let task = ws
             .tasks
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Tasks", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Tasks", sid))?;
         check_if_match(params.if_match.as_deref(), task.version)?;
         let current = task.assignment_status;
         let requested: Option<TaskStatus> = params
@@ -172,18 +182,14 @@ impl Context<'_> {
                 status == current
             };
             if !allowed {
-                let message = match status {
-                    TaskStatus::Canceled => format!("Cannot cancel task {sid} in workspace {workspace} for account {account} because it is not pending or reserved."),
-                    TaskStatus::Wrapping => format!("Cannot wrap up a task {sid} in workspace {workspace} for account {account} because it's not currently assigned"),
-                    TaskStatus::Completed => format!("Cannot complete task {sid} in workspace {workspace} for account {account} because it is not assigned or wrapping."),
-                    TaskStatus::Pending | TaskStatus::Reserved | TaskStatus::Assigned => format!("Cannot update task {sid} to status {status}: only canceled, wrapping and completed can be requested"),
-                };
-                return Err(EngineError::bad_request(message));
+                return Err(EngineError::task_cannot_become(
+                    sid, workspace, &account, status,
+                ));
             }
             if matches!(status, TaskStatus::Wrapping | TaskStatus::Completed)
                 && params.attributes.is_some()
             {
-                return Err(EngineError::bad_request("Attributes cannot be changed in the same request that moves a task to wrapping or completed; send two requests"));
+                return Err(EngineError::attributes_with_closing_status());
             }
         }
         let attributes_json = params
@@ -193,16 +199,19 @@ impl Context<'_> {
             .transpose()?;
         if let Some(priority) = params.priority {
             if !(0..=MAX_PRIORITY).contains(&priority) {
-                return Err(EngineError::bad_request(format!(
-                    "Invalid Priority {priority}: it must be between 0 and {MAX_PRIORITY}"
-                )));
+                return Err(EngineError::out_of_range(
+                    "Priority",
+                    priority,
+                    0,
+                    MAX_PRIORITY,
+                ));
             }
         }
         let channel = match params.task_channel.as_deref() {
             Some(reference) => Some(
                 ws.channel_by_ref(reference)
                     .map(|c| c.sid.clone())
-                    .ok_or_else(|| EngineError::bad_request(format!("Invalid TaskChannel: {reference} is not a task channel of workspace {workspace}")))?,
+                    .ok_or_else(|| EngineError::unknown_task_channel(reference, workspace))?,
             ),
             None => None,
         };
@@ -214,7 +223,7 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(task) = ws.tasks.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(workspace, "Tasks", sid)));
+            return Err(EngineError::not_in_workspace(workspace, "Tasks", sid));
         };
         let new_status = requested.filter(|s| *s != task.assignment_status);
         let attributes_changed = params
@@ -323,7 +332,7 @@ impl Context<'_> {
         let task = ws
             .tasks
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Tasks", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Tasks", sid))?;
         check_if_match(if_match, task.version)?;
         let data = task_data(ws, task, self.now);
         let holders: Vec<String> = ws

@@ -35,7 +35,11 @@ impl Context<'_> {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| ws.default_activity_sid.clone());
         if ws.activities.get(&activity_sid).is_none() {
-            return Err(EngineError::bad_request(format!("Invalid ActivitySid: activity {activity_sid} does not exist in workspace {workspace}")));
+            return Err(EngineError::unknown_activity(
+                "ActivitySid",
+                &activity_sid,
+                workspace,
+            ));
         }
         let attributes = params
             .attributes
@@ -97,7 +101,7 @@ impl Context<'_> {
         let worker = ws
             .workers
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workers", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workers", sid))?;
         check_if_match(params.if_match.as_deref(), worker.version)?;
         let friendly_name = params
             .friendly_name
@@ -114,17 +118,15 @@ impl Context<'_> {
             }
         }
         let new_activity = match params.activity_sid.as_deref() {
-            Some(activity) => Some(
-                ws.activities
-                    .get(activity)
-                    .ok_or_else(|| EngineError::bad_request(format!("Invalid ActivitySid: activity {activity} does not exist in workspace {workspace}")))?,
-            ),
+            Some(activity) => Some(ws.activities.get(activity).ok_or_else(|| {
+                EngineError::unknown_activity("ActivitySid", activity, workspace)
+            })?),
             None => None,
         };
         if params.reject_pending_reservations == Some(true)
             && new_activity.is_some_and(|a| a.available)
         {
-            return Err(EngineError::bad_request("RejectPendingReservations is only allowed when moving the worker to an unavailable activity"));
+            return Err(EngineError::reject_pending_needs_unavailable());
         }
         let attributes_json = params
             .attributes
@@ -139,7 +141,7 @@ impl Context<'_> {
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(worker) = ws.workers.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(workspace, "Workers", sid)));
+            return Err(EngineError::not_in_workspace(workspace, "Workers", sid));
         };
         let activity_changed = params
             .activity_sid
@@ -238,7 +240,7 @@ impl Context<'_> {
         let worker = ws
             .workers
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workers", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workers", sid))?;
         check_if_match(if_match, worker.version)?;
         if let Some(reservation) = ws
             .reservations
@@ -276,7 +278,7 @@ impl Context<'_> {
         let worker = ws
             .workers
             .get(worker_sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workers", worker_sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workers", worker_sid))?;
         // A channel may be named by its WC… SID or by its task channel (SID or unique name).
         let task_channel = ws.channel_by_ref(sid).map(|c| c.sid.clone());
         let index = worker
@@ -286,9 +288,7 @@ impl Context<'_> {
             .ok_or_else(|| EngineError::not_found(&channel_path))?;
         if let Some(capacity) = params.capacity {
             if !(0..=50).contains(&capacity) {
-                return Err(EngineError::bad_request(format!(
-                    "Invalid Capacity {capacity}: it must be between 0 and 50"
-                )));
+                return Err(EngineError::out_of_range("Capacity", capacity, 0, 50));
             }
         }
         let now = self.now;

@@ -29,7 +29,12 @@ impl Context<'_> {
             .task_reservation_timeout
             .unwrap_or(DEFAULT_RESERVATION_TIMEOUT);
         if !(1..=MAX_RESERVATION_TIMEOUT).contains(&timeout) {
-            return Err(EngineError::bad_request(format!("Invalid TaskReservationTimeout {timeout}: it must be between 1 and {MAX_RESERVATION_TIMEOUT}")));
+            return Err(EngineError::out_of_range(
+                "TaskReservationTimeout",
+                timeout,
+                1,
+                MAX_RESERVATION_TIMEOUT,
+            ));
         }
         let now = self.now;
         let sid = self.sids.next("WW");
@@ -64,7 +69,7 @@ impl Context<'_> {
         let ws = self.workspace(workspace)?;
         ws.workflows
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workflows", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workflows", sid))?;
         let friendly_name = params
             .friendly_name
             .as_deref()
@@ -90,13 +95,18 @@ impl Context<'_> {
         };
         if let Some(timeout) = params.task_reservation_timeout {
             if !(1..=MAX_RESERVATION_TIMEOUT).contains(&timeout) {
-                return Err(EngineError::bad_request(format!("Invalid TaskReservationTimeout {timeout}: it must be between 1 and {MAX_RESERVATION_TIMEOUT}")));
+                return Err(EngineError::out_of_range(
+                    "TaskReservationTimeout",
+                    timeout,
+                    1,
+                    MAX_RESERVATION_TIMEOUT,
+                ));
             }
         }
         let now = self.now;
         let ws = self.workspace_mut(workspace)?;
         let Some(workflow) = ws.workflows.get_mut(sid) else {
-            return Err(EngineError::not_found(&path(workspace, "Workflows", sid)));
+            return Err(EngineError::not_in_workspace(workspace, "Workflows", sid));
         };
         if let Some(name) = friendly_name {
             workflow.friendly_name = name;
@@ -160,7 +170,7 @@ impl Context<'_> {
         let workflow = ws
             .workflows
             .get(sid)
-            .ok_or_else(|| EngineError::not_found(&path(workspace, "Workflows", sid)))?;
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Workflows", sid))?;
         if let Some(task) = ws
             .tasks
             .iter()

@@ -146,9 +146,7 @@ impl Context<'_> {
         ] {
             if let Some(activity) = value {
                 if ws.activities.get(activity).is_none() {
-                    return Err(EngineError::bad_request(format!(
-                        "Invalid {name}: activity {activity} does not exist in workspace {sid}"
-                    )));
+                    return Err(EngineError::unknown_activity(name, activity, sid));
                 }
             }
         }

@@ -206,14 +206,15 @@ impl Context<'_> {
 
     fn pending_reservation(&self, workspace: &str, sid: &str) -> Result<Reservation, EngineError> {
         let ws = self.workspace(workspace)?;
-        let reservation = ws.reservations.get(sid).ok_or_else(|| {
-            EngineError::not_found(&format!("/Workspaces/{workspace}/Reservations/{sid}"))
-        })?;
+        let reservation = ws
+            .reservations
+            .get(sid)
+            .ok_or_else(|| EngineError::not_in_workspace(workspace, "Reservations", sid))?;
         if reservation.status != ReservationStatus::Pending {
-            return Err(EngineError::bad_request(format!(
-                "Reservation {sid} is already in state [{}] and cannot be updated",
-                reservation.status
-            )));
+            return Err(EngineError::reservation_not_pending(
+                sid,
+                reservation.status,
+            ));
         }
         Ok(reservation.clone())
     }
@@ -288,7 +289,11 @@ impl Context<'_> {
                 .get(workspace)
                 .is_some_and(|ws| ws.activities.get(activity).is_some());
             if !known {
-                return Err(EngineError::bad_request(format!("Invalid WorkerActivitySid: activity {activity} does not exist in workspace {workspace}")));
+                return Err(EngineError::unknown_activity(
+                    "WorkerActivitySid",
+                    activity,
+                    workspace,
+                ));
             }
         }
         self.set_status(workspace, reservation_sid, ReservationStatus::Rejected);
