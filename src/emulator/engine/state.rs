@@ -8,7 +8,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::query::Loads;
@@ -17,10 +17,12 @@ use crate::workflow::{CompiledWorkflow, QueueDef, TargetWorkers};
 /// Epoch milliseconds.
 pub type Millis = i64;
 
+mod event;
 mod event_data;
 mod table;
 
-pub use event_data::{intern, EventData};
+pub use event::{Event, EventType, ResourceKind, UnknownEventType, WORKSPACE_FIELDS};
+pub use event_data::EventData;
 pub use table::{Record, Table};
 
 /// What a queue's compiled rule is until restore compiles it.
@@ -30,50 +32,6 @@ fn unset_queue_def() -> Arc<QueueDef> {
         friendly_name: String::new(),
         target_workers: TargetWorkers::Nobody,
     })
-}
-
-/// A saved [`Event`], before its type names are interned again.
-#[derive(Deserialize)]
-struct SavedEvent {
-    sid: String,
-    event_type: String,
-    description: String,
-    resource_type: String,
-    resource_sid: String,
-    resource_path: String,
-    date: Millis,
-    data: EventData,
-}
-
-// By hand: a derive would borrow the `&'static str` fields from the input.
-impl<'de> Deserialize<'de> for Event {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let saved = SavedEvent::deserialize(deserializer)?;
-        Event::try_from(saved).map_err(serde::de::Error::custom)
-    }
-}
-
-impl TryFrom<SavedEvent> for Event {
-    type Error = String;
-    fn try_from(saved: SavedEvent) -> Result<Event, String> {
-        // The names come from the code's fixed set; a longer one is no name of ours (and
-        // interning it would leak it for nothing).
-        for name in [&saved.event_type, &saved.resource_type] {
-            if name.len() > 64 {
-                return Err(format!("event {}: unknown type {name:?}", saved.sid));
-            }
-        }
-        Ok(Event {
-            event_type: intern(&saved.event_type),
-            resource_type: intern(&saved.resource_type),
-            sid: saved.sid,
-            description: saved.description,
-            resource_sid: saved.resource_sid,
-            resource_path: saved.resource_path,
-            date: saved.date,
-            data: saved.data,
-        })
-    }
 }
 
 macro_rules! record {
@@ -396,27 +354,6 @@ pub struct Reservation {
     pub updated: Millis,
     /// Version for ETag / If-Match.
     pub version: u64,
-}
-
-/// One entry of the event log.
-#[derive(Debug, Clone, Serialize)]
-pub struct Event {
-    /// `EV…`
-    pub sid: String,
-    /// e.g. `task.created`.
-    pub event_type: &'static str,
-    /// Human text.
-    pub description: String,
-    /// Lowercase kind of resource (`task`, `worker`, …).
-    pub resource_type: &'static str,
-    /// The resource's SID.
-    pub resource_sid: String,
-    /// The resource's path below `/v1`.
-    pub resource_path: String,
-    /// When it happened.
-    pub date: Millis,
-    /// The event's fields (snake_case keys, string values).
-    pub data: EventData,
 }
 
 record!(
@@ -792,22 +729,19 @@ mod event_data_tests {
     fn removed_records_keep_their_position() {
         let mut table: Table<Event> = Table::default();
         for sid in ["EV1", "EV2", "EV3"] {
-            table.insert(Event {
-                sid: sid.into(),
-                event_type: intern("task.created"),
-                description: String::new(),
-                resource_type: intern("task"),
-                resource_sid: String::new(),
-                resource_path: String::new(),
-                date: 0,
-                data: EventData::default(),
-            });
+            table.insert(Event::new(
+                sid.into(),
+                EventType::TaskCreated,
+                None,
+                0,
+                EventData::default(),
+            ));
         }
         assert_eq!(table.position("EV2"), Some(1));
         assert!(table.remove("EV2").is_some());
         assert_eq!(table.position("EV2"), Some(1));
         assert!(table.get("EV2").is_none());
-        let after: Vec<&str> = table.after(Some(1)).map(|e| e.sid.as_str()).collect();
+        let after: Vec<&str> = table.after(Some(1)).map(|e| &*e.sid).collect();
         assert_eq!(after, ["EV3"]);
     }
 }

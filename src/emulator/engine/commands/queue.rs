@@ -1,6 +1,7 @@
 //! Task queues: create, update (routing again afterwards), delete; and the compiled
 //! membership rule a queue carries.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -81,13 +82,7 @@ impl Context<'_> {
             updated: now,
         });
         let data = queue_data(&sid, &friendly_name, &target_workers);
-        self.emit(
-            workspace,
-            "task-queue.created",
-            ("task-queue", &sid, path(workspace, "TaskQueues", &sid)),
-            format!("Task queue {friendly_name} created"),
-            data,
-        );
+        self.emit(workspace, EventType::TaskQueueCreated, &sid, data);
         Ok(Reply::Created(sid))
     }
 
@@ -165,18 +160,8 @@ impl Context<'_> {
         queue.def = queue_def(&queue.sid, &queue.friendly_name, &queue.target_workers);
         queue.updated = now;
         let data = queue_data(sid, &queue.friendly_name, &queue.target_workers);
-        let description = format!(
-            "Task queue {} target expression updated",
-            queue.friendly_name
-        );
         if expression_changed {
-            self.emit(
-                workspace,
-                "task-queue.expression.updated",
-                ("task-queue", sid, path(workspace, "TaskQueues", sid)),
-                description,
-                data,
-            );
+            self.emit(workspace, EventType::TaskQueueExpressionUpdated, sid, data);
         }
         // New members or more room per task may make waiting tasks routable.
         self.route_all(workspace);
@@ -210,15 +195,8 @@ impl Context<'_> {
             ));
         }
         let data = queue_data(sid, &queue.friendly_name, &queue.target_workers);
-        let description = format!("Task queue {} deleted", queue.friendly_name);
         self.workspace_mut(workspace)?.queues.remove(sid);
-        self.emit(
-            workspace,
-            "task-queue.deleted",
-            ("task-queue", sid, path(workspace, "TaskQueues", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::TaskQueueDeleted, sid, data);
         Ok(Reply::Deleted)
     }
 }

@@ -1,6 +1,7 @@
 //! Tasks: create (entering the workflow or the queue), update (status transitions,
 //! attributes, priority, channel), delete.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::json;
 
 use crate::api::resources::*;
@@ -117,13 +118,7 @@ impl Context<'_> {
         let data = task_data(ws, &task, now);
         ws.tasks.insert(task);
         ws.reindex(&sid);
-        self.emit(
-            workspace,
-            "task.created",
-            ("task", &sid, path(workspace, "Tasks", &sid)),
-            format!("Task {sid} created"),
-            data,
-        );
+        self.emit(workspace, EventType::TaskCreated, &sid, data);
         self.state.schedule(
             now + timeout * 1000,
             Deadline::TaskTtl {
@@ -251,32 +246,19 @@ impl Context<'_> {
             ws.recount_task(sid);
         }
         let mut data = task_data(ws, &task, now);
-        let resource = || ("task", sid, path(workspace, "Tasks", sid));
         if attributes_changed || params.priority.is_some() {
-            self.emit(
-                workspace,
-                "task.updated",
-                resource(),
-                format!("Task {sid} updated"),
-                data.clone(),
-            );
+            self.emit(workspace, EventType::TaskUpdated, sid, data.clone());
         }
         if let Some(status) = new_status {
             let (event_type, reason_key) = match status.as_str() {
-                "canceled" => ("task.canceled", "task_canceled_reason"),
-                "wrapping" => ("task.wrapup", "task_completed_reason"),
-                _ => ("task.completed", "task_completed_reason"),
+                "canceled" => (EventType::TaskCanceled, "task_canceled_reason"),
+                "wrapping" => (EventType::TaskWrapup, "task_completed_reason"),
+                _ => (EventType::TaskCompleted, "task_completed_reason"),
             };
             if let Some(reason) = &task.reason {
                 data.insert(reason_key.into(), json!(reason));
             }
-            self.emit(
-                workspace,
-                event_type,
-                resource(),
-                format!("Task {sid} {status}"),
-                data,
-            );
+            self.emit(workspace, event_type, sid, data);
             match status.as_str() {
                 // Pending reservations end with the task (ROUTING.md §5.6).
                 "canceled" => self.end_reservations(workspace, sid, "canceled"),
@@ -320,13 +302,7 @@ impl Context<'_> {
             self.dirty_workers.push((workspace.to_string(), worker));
         }
         self.workspace_mut(workspace)?.remove_task(sid);
-        self.emit(
-            workspace,
-            "task.deleted",
-            ("task", sid, path(workspace, "Tasks", sid)),
-            format!("Task {sid} deleted"),
-            data,
-        );
+        self.emit(workspace, EventType::TaskDeleted, sid, data);
         Ok(Reply::Deleted)
     }
 }

@@ -1,5 +1,6 @@
 //! Workflows: create, update (with `ReEvaluateTasks`), delete.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map, Value};
 
 use crate::api::resources::*;
@@ -46,13 +47,7 @@ impl Context<'_> {
             updated: now,
         });
         let data = workflow_data(&sid, &friendly_name);
-        self.emit(
-            workspace,
-            "workflow.created",
-            ("workflow", &sid, path(workspace, "Workflows", &sid)),
-            format!("Workflow {friendly_name} created"),
-            data,
-        );
+        self.emit(workspace, EventType::WorkflowCreated, &sid, data);
         Ok(Reply::Created(sid))
     }
 
@@ -117,14 +112,7 @@ impl Context<'_> {
         }
         workflow.updated = now;
         let data = workflow_data(sid, &workflow.friendly_name);
-        let description = format!("Workflow {} updated", workflow.friendly_name);
-        self.emit(
-            workspace,
-            "workflow.updated",
-            ("workflow", sid, path(workspace, "Workflows", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::WorkflowUpdated, sid, data);
         // With ReEvaluateTasks, pending tasks walk the new configuration from the top;
         // others keep the one they entered with (ROUTING.md §2.7).
         if params
@@ -173,15 +161,8 @@ impl Context<'_> {
             ));
         }
         let data = workflow_data(sid, &workflow.friendly_name);
-        let description = format!("Workflow {} deleted", workflow.friendly_name);
         self.workspace_mut(workspace)?.workflows.remove(sid);
-        self.emit(
-            workspace,
-            "workflow.deleted",
-            ("workflow", sid, path(workspace, "Workflows", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::WorkflowDeleted, sid, data);
         Ok(Reply::Deleted)
     }
 }

@@ -1,5 +1,6 @@
 //! Firing deadlines: reservation timeouts, step timeouts, task TTLs, cleanup.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::Map;
 
 use crate::emulator::engine::context::{is_terminal, Context};
@@ -35,13 +36,7 @@ impl Context<'_> {
                 }
                 match t.assignment_status.as_str() {
                     "pending" => {
-                        self.emit_task(
-                            &workspace,
-                            &task,
-                            "task-queue.timeout",
-                            format!("Task {task} timed out of its queue"),
-                            Map::new(),
-                        );
+                        self.emit_task(&workspace, &task, EventType::TaskQueueTimeout, Map::new());
                         self.next_step(&workspace, &task, false);
                     }
                     // A pending reservation is left to finish; the task moves on if it ends

@@ -1,18 +1,10 @@
-//! An event's fields packed into one string, and the process-wide table of the names
-//! (field names, event and resource types) they use.
+//! An event's fields packed into one string, and the process-wide table of the field
+//! names they use.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
-
-/// Names that occur in every event (field names, event and resource types): one copy
-/// for the whole process. The set is fixed by the code (no name comes from a request),
-/// so the leaked strings are bounded.
-pub fn intern(name: &str) -> &'static str {
-    let id = name_id(name);
-    name_table().0.get(usize::from(id)).copied().unwrap_or("")
-}
 
 type Names = (Vec<&'static str>, HashMap<&'static str, u16>);
 
@@ -24,7 +16,9 @@ fn name_table() -> std::sync::MutexGuard<'static, Names> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The number of an interned name.
+/// The number of an interned field name: one copy of each for the whole process. The
+/// set is fixed by the code (no name comes from a request), so the leaked strings are
+/// bounded.
 fn name_id(name: &str) -> u16 {
     let mut table = name_table();
     if let Some(id) = table.1.get(name) {
