@@ -66,7 +66,7 @@ pub fn event_callback(
         ("TimestampMs".to_string(), event.date.to_string()),
         ("Sid".to_string(), event.sid.to_string()),
     ];
-    for (key, value, _) in event.data.iter() {
+    for (key, value, _) in event.fields(ws) {
         let name = pascal_case(key);
         if params.iter().any(|(existing, _)| existing == &name) {
             continue;

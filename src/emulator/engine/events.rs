@@ -27,13 +27,16 @@ impl Context<'_> {
         // Only a workspace with an event callback URL has anyone to deliver to (its
         // EventsFilter is applied at delivery); the others skip the runner entirely.
         let deliver = ws.event_callback_url.is_some();
-        ws.events.insert(Event::new(
+        let data = EventData::from_map(data, &mut ws.event_values);
+        let event = Event::new(
             sid.as_str().into(),
             event_type,
             Some(resource_sid),
             now,
-            EventData::from_map(data),
-        ));
+            data,
+            &ws.event_values,
+        );
+        ws.events.insert(event);
         if deliver {
             self.effects.push(Effect::Event {
                 workspace: workspace.to_string(),

@@ -615,7 +615,7 @@ pub fn events<'a>(
             .map(|c| c.sid.clone())
             .unwrap_or_else(|| c.to_string())
     });
-    let field = |event: &Event, key: &str| event.data.get(key).map(str::to_string);
+    let field = |event: &Event, key: &str| event.field(ws, key).map(str::to_string);
     // A type the emulator never emits matches no event.
     let event_type = params
         .event_type

@@ -22,7 +22,7 @@ mod event_data;
 mod table;
 
 pub use event::{Event, EventType, ResourceKind, UnknownEventType, WORKSPACE_FIELDS};
-pub use event_data::EventData;
+pub use event_data::{EventData, SharedValues};
 pub use table::{Record, Table};
 
 /// What a queue's compiled rule is until restore compiles it.
@@ -83,6 +83,9 @@ pub struct Workspace {
     pub reservations: Table<Reservation>,
     /// The event log.
     pub events: Table<Event>,
+    /// The values its events share ([`EventData`]).
+    #[serde(default)]
+    pub event_values: SharedValues,
     /// Pending tasks per queue, in the order workers take them (kept by [`Workspace::reindex`]).
     /// Keyed by (queue, task channel), so a worker full on one channel skips its tasks.
     /// Derived from the tasks: not saved, rebuilt on restore (as are the three below).
@@ -391,6 +394,7 @@ impl Workspace {
             tasks: self.tasks.clone(),
             reservations: self.reservations.clone(),
             events: self.events.clone(),
+            event_values: self.event_values.clone(),
             pending: HashMap::new(),
             loads: Loads::default(),
             by_task: HashMap::new(),
@@ -703,26 +707,54 @@ mod event_data_tests {
 
     #[test]
     fn packed_fields_read_back_in_order_with_their_types() {
-        let map = json!({"task_sid": "WT1", "empty": "", "task_age": 5, "flag": true, "task_attributes": "{\"a\":\"é\"}"})
+        let map = json!({"task_sid": "WT1", "empty": "", "task_age": 5, "wait_ms": "1500", "flag": true, "task_attributes": "{\"a\":\"é\"}"})
             .as_object()
             .cloned()
             .unwrap_or_default();
-        let data = EventData::from_map(map.clone());
-        assert_eq!(data.to_map(), map);
-        let keys: Vec<&str> = data.iter().map(|(key, _, _)| key).collect();
+        let mut shared = SharedValues::default();
+        let data = EventData::from_map(map.clone(), &mut shared);
+        assert_eq!(data.to_map(&shared), map);
+        let keys: Vec<&str> = data.iter(&shared).map(|(key, _, _)| key).collect();
         assert_eq!(
             keys,
-            ["task_sid", "empty", "task_age", "flag", "task_attributes"]
+            [
+                "task_sid",
+                "empty",
+                "task_age",
+                "wait_ms",
+                "flag",
+                "task_attributes"
+            ]
         );
-        assert_eq!(data.get("task_sid"), Some("WT1"));
-        assert_eq!(data.get("empty"), Some(""));
-        assert_eq!(data.get("task_attributes"), Some("{\"a\":\"é\"}"));
+        assert_eq!(data.get(&shared, "task_sid"), Some("WT1"));
+        assert_eq!(data.get(&shared, "empty"), Some(""));
+        assert_eq!(data.get(&shared, "wait_ms"), Some("1500"));
+        assert_eq!(data.get(&shared, "task_attributes"), Some("{\"a\":\"é\"}"));
         // Only string values answer `get`, as `Value::as_str` did.
-        assert_eq!(data.get("task_age"), None);
-        assert_eq!(data.get("missing"), None);
-        assert!(EventData::from_map(serde_json::Map::new())
-            .to_map()
+        assert_eq!(data.get(&shared, "task_age"), None);
+        assert_eq!(data.get(&shared, "missing"), None);
+        assert!(EventData::from_map(serde_json::Map::new(), &mut shared)
+            .to_map(&shared)
             .is_empty());
+        // A second event with the same values adds none.
+        let values = shared.len();
+        let again = EventData::from_map(map.clone(), &mut shared);
+        assert_eq!(shared.len(), values);
+        // Saved and read back, with the shared values saved beside.
+        let saved = serde_json::to_string(&(&again, &shared)).unwrap_or_default();
+        let (data, shared): (EventData, SharedValues) =
+            serde_json::from_str(&saved).expect("reads back");
+        assert_eq!(data.to_map(&shared), map);
+        // Events saved before values were shared hold their values themselves.
+        let old: EventData =
+            serde_json::from_str(r#"[["task_sid","WT1",false],["task_age","5",true]]"#)
+                .expect("old form");
+        assert_eq!(
+            old.to_map(&SharedValues::default()),
+            *json!({"task_sid": "WT1", "task_age": 5})
+                .as_object()
+                .expect("object")
+        );
     }
 
     #[test]
@@ -735,6 +767,7 @@ mod event_data_tests {
                 None,
                 0,
                 EventData::default(),
+                &SharedValues::default(),
             ));
         }
         assert_eq!(table.position("EV2"), Some(1));

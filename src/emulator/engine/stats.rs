@@ -202,11 +202,11 @@ pub enum Scope<'a> {
     Worker(&'a str),
 }
 
-fn in_scope(event: &Event, scope: Scope<'_>, window: &Window) -> bool {
+fn in_scope(ws: &Workspace, event: &Event, scope: Scope<'_>, window: &Window) -> bool {
     if event.date < window.start || event.date > window.end {
         return false;
     }
-    let field = |key: &str| event.data.get(key);
+    let field = |key: &str| event.field(ws, key);
     if let Some(channel) = &window.channel {
         if field("task_channel_sid").is_some_and(|c| c != channel) {
             return false;
@@ -231,8 +231,8 @@ fn duration_summary(values: &[i64]) -> Value {
     })
 }
 
-fn seconds_field(event: &Event, key: &str) -> Option<i64> {
-    event.data.get(key).and_then(|v| v.parse().ok())
+fn seconds_field(ws: &Workspace, event: &Event, key: &str) -> Option<i64> {
+    event.field(ws, key).and_then(|v| v.parse().ok())
 }
 
 /// Cumulative statistics of a scope over the window, every field the scope's schema has.
@@ -240,19 +240,19 @@ pub fn cumulative(ws: &Workspace, scope: Scope<'_>, window: &Window) -> Map<Stri
     let events: Vec<&Event> = ws
         .events
         .iter()
-        .filter(|e| in_scope(e, scope, window))
+        .filter(|e| in_scope(ws, e, scope, window))
         .collect();
     let count =
         |event_type: EventType| events.iter().filter(|e| e.event_type == event_type).count();
     let accepted_waits: Vec<i64> = events
         .iter()
         .filter(|e| e.event_type == EventType::ReservationAccepted)
-        .filter_map(|e| seconds_field(e, "task_age"))
+        .filter_map(|e| seconds_field(ws, e, "task_age"))
         .collect();
     let canceled_waits: Vec<i64> = events
         .iter()
         .filter(|e| e.event_type == EventType::TaskCanceled)
-        .filter_map(|e| seconds_field(e, "task_age"))
+        .filter_map(|e| seconds_field(ws, e, "task_age"))
         .collect();
     let mut map = Map::new();
     map.insert(
@@ -324,7 +324,8 @@ pub fn cumulative(ws: &Workspace, scope: Scope<'_>, window: &Window) -> Map<Stri
                 .iter()
                 .filter(|e| e.event_type == EventType::ReservationAccepted)
                 .filter_map(|e| {
-                    seconds_field(e, "task_age_in_queue").or_else(|| seconds_field(e, "task_age"))
+                    seconds_field(ws, e, "task_age_in_queue")
+                        .or_else(|| seconds_field(ws, e, "task_age"))
                 })
                 .collect();
             map.insert(
@@ -346,12 +347,12 @@ pub fn cumulative(ws: &Workspace, scope: Scope<'_>, window: &Window) -> Map<Stri
     }
     map.insert(
         "split_by_wait_time".into(),
-        split_by_wait_time(&events, &window.split),
+        split_by_wait_time(ws, &events, &window.split),
     );
     map
 }
 
-fn split_by_wait_time(events: &[&Event], thresholds: &[i64]) -> Value {
+fn split_by_wait_time(ws: &Workspace, events: &[&Event], thresholds: &[i64]) -> Value {
     if thresholds.is_empty() {
         return Value::Null;
     }
@@ -360,7 +361,7 @@ fn split_by_wait_time(events: &[&Event], thresholds: &[i64]) -> Value {
         let mut above = (0, 0);
         let mut below = (0, 0);
         for event in events {
-            let Some(age) = seconds_field(event, "task_age") else {
+            let Some(age) = seconds_field(ws, event, "task_age") else {
                 continue;
             };
             let side = if age > *threshold {
@@ -398,8 +399,8 @@ fn activity_durations(
         .iter()
         .filter(|e| e.event_type == EventType::WorkerActivityUpdate)
     {
-        let previous = event.data.get("worker_previous_activity_sid");
-        let millis = seconds_field(event, "worker_time_in_previous_activity_ms");
+        let previous = event.field(ws, "worker_previous_activity_sid");
+        let millis = seconds_field(ws, event, "worker_time_in_previous_activity_ms");
         if let (Some(previous), Some(millis)) = (previous, millis) {
             spans
                 .entry(previous.to_string())

@@ -67,6 +67,7 @@ impl Context<'_> {
             tasks: Table::default(),
             reservations: Table::default(),
             events: Table::default(),
+            event_values: Default::default(),
             pending: Default::default(),
             loads: Default::default(),
             by_task: Default::default(),

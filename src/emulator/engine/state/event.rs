@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{EventData, Millis, Workspace};
+use super::{EventData, Millis, SharedValues, Workspace};
 
 /// The kind of resource an event is about (the wire's `resource_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,39 +221,49 @@ impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let saved = SavedEvent::deserialize(deserializer)?;
         let mut data = saved.data;
+        // Files from before values were shared hold every value in the event, so the
+        // empty set of shared values reads them.
+        let none = SharedValues::default();
         if data
-            .iter()
+            .iter(&none)
             .any(|(name, _, _)| WORKSPACE_FIELDS.contains(&name))
         {
             data = EventData::from_fields(
-                data.iter()
+                data.iter(&none)
                     .filter(|(name, _, _)| !WORKSPACE_FIELDS.contains(name))
                     .map(|(name, value, json)| -> (&str, &str, bool) { (name, value, json) }),
             );
         }
-        Ok(Event::new(
-            saved.sid.into_boxed_str(),
-            saved.event_type,
-            saved.resource_sid.as_deref(),
-            saved.date,
+        // The resource SID is kept as saved (the shared values it may repeat are not at
+        // hand here): files written since only hold it when the fields lack it.
+        Ok(Event {
+            sid: saved.sid.into_boxed_str(),
+            event_type: saved.event_type,
+            resource_sid: saved
+                .resource_sid
+                .filter(|_| saved.event_type.resource() != ResourceKind::Workspace)
+                .map(String::into_boxed_str),
+            date: saved.date,
             data,
-        ))
+        })
     }
 }
 
 impl Event {
-    /// An event about the resource `resource_sid` (`None`: the workspace itself).
+    /// An event about the resource `resource_sid` (`None`: the workspace itself), its
+    /// fields' shared values in `shared`.
     pub fn new(
         sid: Box<str>,
         event_type: EventType,
         resource_sid: Option<&str>,
         date: Millis,
         data: EventData,
+        shared: &SharedValues,
     ) -> Event {
         let derived = event_type
             .resource()
             .sid_field()
-            .and_then(|field| data.get(field));
+            .and_then(|field| data.get(shared, field));
         // Kept only when the fields do not say it already (never, as the engine builds
         // its events; a workspace's own events need nothing either).
         let resource_sid = match (event_type.resource(), resource_sid) {
@@ -270,6 +280,20 @@ impl Event {
         }
     }
 
+    /// A string field's value.
+    pub fn field<'a>(&'a self, ws: &'a Workspace, key: &str) -> Option<&'a str> {
+        self.data.get(&ws.event_values, key)
+    }
+
+    /// The fields in order: name, value text, whether the text is JSON (without the
+    /// workspace's).
+    pub fn fields<'a>(
+        &'a self,
+        ws: &'a Workspace,
+    ) -> impl Iterator<Item = (&'static str, &'a str, bool)> + 'a {
+        self.data.iter(&ws.event_values)
+    }
+
     /// The kind of resource the event is about.
     pub fn resource_type(&self) -> ResourceKind {
         self.event_type.resource()
@@ -281,7 +305,7 @@ impl Event {
             return sid;
         }
         match self.event_type.resource().sid_field() {
-            Some(field) => self.data.get(field).unwrap_or_default(),
+            Some(field) => self.field(ws, field).unwrap_or_default(),
             None => &ws.sid,
         }
     }
@@ -298,7 +322,7 @@ impl Event {
             ResourceKind::Worker => "Workers",
             ResourceKind::Task => "Tasks",
             ResourceKind::Reservation => {
-                let task = self.data.get("task_sid").unwrap_or_default();
+                let task = self.field(ws, "task_sid").unwrap_or_default();
                 return format!("/Workspaces/{}/Tasks/{task}/Reservations/{sid}", ws.sid);
             }
         };
@@ -310,7 +334,7 @@ impl Event {
     /// renamed workspace shows its new name in every event (UNCONFIRMED: TaskRouter's
     /// docs do not say which).
     pub fn data_map(&self, ws: &Workspace) -> serde_json::Map<String, serde_json::Value> {
-        let mut map = self.data.to_map();
+        let mut map = self.data.to_map(&ws.event_values);
         map.insert("workspace_sid".into(), ws.sid.clone().into());
         map.insert("workspace_name".into(), ws.friendly_name.clone().into());
         map
@@ -320,7 +344,7 @@ impl Event {
     /// names in it are those of the moment, as the fields have them; a workspace's is
     /// its current one).
     pub fn description(&self, ws: &Workspace) -> String {
-        let field = |key: &str| self.data.get(key).unwrap_or_default();
+        let field = |key: &str| self.field(ws, key).unwrap_or_default();
         let sid = self.resource_sid(ws);
         let ty = self.event_type;
         // The last word of the type: `created`, `updated`, `deleted`, `accepted` …
@@ -371,7 +395,7 @@ impl Event {
                 format!("Task {sid} {verb}")
             }
             E::TaskWrapup => format!("Task {sid} wrapping"),
-            E::TaskCanceled => match self.data.get("task_canceled_reason") {
+            E::TaskCanceled => match self.field(ws, "task_canceled_reason") {
                 Some(reason) => format!("Task {sid} canceled: {reason}"),
                 None => format!("Task {sid} canceled"),
             },
@@ -413,6 +437,7 @@ mod tests {
 
     #[test]
     fn the_resource_sid_is_stored_only_when_the_fields_lack_it() {
+        let none = SharedValues::default();
         let data = EventData::from_fields([("task_sid", "WT1", false)]);
         let event = Event::new(
             "EV1".into(),
@@ -420,9 +445,17 @@ mod tests {
             Some("WT1"),
             0,
             data.clone(),
+            &none,
         );
         assert!(event.resource_sid.is_none());
-        let event = Event::new("EV1".into(), EventType::TaskCreated, Some("WT2"), 0, data);
+        let event = Event::new(
+            "EV1".into(),
+            EventType::TaskCreated,
+            Some("WT2"),
+            0,
+            data,
+            &none,
+        );
         assert_eq!(event.resource_sid.as_deref(), Some("WT2"));
     }
 }
