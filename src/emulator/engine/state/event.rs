@@ -436,6 +436,38 @@ mod tests {
     }
 
     #[test]
+    fn an_event_saved_before_events_were_compact_still_loads() {
+        let saved = serde_json::json!({
+            "sid": "EV1",
+            "event_type": "task.created",
+            "description": "Task WT1 created",
+            "resource_type": "task",
+            "resource_sid": "WT1",
+            "resource_path": "/Workspaces/WS1/Tasks/WT1",
+            "date": 5,
+            "data": [
+                ["task_sid", "WT1", false],
+                ["workspace_sid", "WS1", false],
+                ["workspace_name", "W", false]
+            ]
+        });
+        let event: Event = serde_json::from_value(saved).expect("old event loads");
+        assert_eq!(event.event_type, EventType::TaskCreated);
+        assert_eq!(event.date, 5);
+        let names: Vec<&str> = event
+            .data
+            .iter(&SharedValues::default())
+            .map(|(name, _, _)| name)
+            .collect();
+        // The workspace's fields are added when the event is read.
+        assert_eq!(names, ["task_sid"]);
+        let unknown = serde_json::json!({
+            "sid": "EV1", "event_type": "task.nonsense", "date": 5, "data": []
+        });
+        assert!(serde_json::from_value::<Event>(unknown).is_err());
+    }
+
+    #[test]
     fn the_resource_sid_is_stored_only_when_the_fields_lack_it() {
         let none = SharedValues::default();
         let data = EventData::from_fields([("task_sid", "WT1", false)]);
