@@ -130,7 +130,26 @@ pub struct EventData {
     /// (name, value: with [`SHARED`] set, the number of a shared value; otherwise the
     /// end of the value in `text`, with [`JSON_VALUE`] set when it is JSON text rather
     /// than a string)
-    fields: Box<[(u16, u32)]>,
+    fields: Box<[Field]>,
+}
+
+/// One field of an [`EventData`]: its name number and its value word, in six bytes
+/// (a `(u16, u32)` pair would take eight).
+#[derive(Debug, Clone, Copy)]
+struct Field([u16; 3]);
+
+const _: () = assert!(std::mem::size_of::<Field>() == 6);
+
+impl Field {
+    fn new(name: u16, value: u32) -> Field {
+        Field([name, (value & 0xffff) as u16, (value >> 16) as u16])
+    }
+    fn name(self) -> u16 {
+        self.0[0]
+    }
+    fn value(self) -> u32 {
+        u32::from(self.0[1]) | (u32::from(self.0[2]) << 16)
+    }
 }
 
 const JSON_VALUE: u32 = 1 << 31;
@@ -188,7 +207,7 @@ impl<'de> Deserialize<'de> for EventData {
                     end(&text) | if *json { JSON_VALUE } else { 0 }
                 }
             };
-            packed.push((name_id(name), value));
+            packed.push(Field::new(name_id(name), value));
         }
         Ok(EventData {
             text: text.into_boxed_str(),
@@ -230,7 +249,7 @@ impl EventData {
                     end(&text) | JSON_VALUE
                 }
             };
-            fields.push((name_id(&key), value));
+            fields.push(Field::new(name_id(&key), value));
         }
         EventData {
             text: text.into_boxed_str(),
@@ -247,7 +266,7 @@ impl EventData {
         let mut packed = Vec::new();
         for (name, value, json) in fields {
             text.push_str(value);
-            packed.push((
+            packed.push(Field::new(
                 name_id(name),
                 end(&text) | if json { JSON_VALUE } else { 0 },
             ));
@@ -261,15 +280,16 @@ impl EventData {
     /// Every field as stored: name number, value, whether JSON.
     fn raw(&self) -> impl Iterator<Item = (u16, Raw<'_>, bool)> + '_ {
         let mut start = 0usize;
-        self.fields.iter().map(move |(name, value)| {
+        self.fields.iter().map(move |field| {
+            let (name, value) = (field.name(), field.value());
             if value & SHARED != 0 {
-                return (*name, Raw::Shared(value & NUMBER), false);
+                return (name, Raw::Shared(value & NUMBER), false);
             }
             let json = value & JSON_VALUE != 0;
             let stop = ((value & NUMBER) as usize).min(self.text.len());
             let text = self.text.get(start..stop).unwrap_or("");
             start = stop;
-            (*name, Raw::Text(text), json)
+            (name, Raw::Text(text), json)
         })
     }
 
