@@ -817,7 +817,7 @@ fn check_invariants(w: &World) -> Result<(), String> {
                 && ws
                     .events
                     .iter()
-                    .any(|e| e.event_type == "worker.capacity.update");
+                    .any(|e| e.event_type.as_str() == "worker.capacity.update");
             if held > channel.configured_capacity.max(1) && !reserved_after_lowering {
                 return Err(format!(
                     "worker {} holds {held} on a channel of capacity {}",

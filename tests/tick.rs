@@ -144,7 +144,13 @@ impl World {
                 .events
                 .iter()
                 .filter(|e| e.date >= T0)
-                .map(|e| (e.event_type, e.resource_sid.clone(), e.date - T0))
+                .map(|e| {
+                    (
+                        e.event_type.as_str(),
+                        e.resource_sid(ws).to_string(),
+                        e.date - T0,
+                    )
+                })
                 .collect(),
             reservations: ws
                 .reservations

@@ -28,11 +28,6 @@ pub(super) struct Context<'a> {
     pub(super) dirty_workers: Vec<(String, String)>,
 }
 
-/// Path of a workspace-level collection item below `/v1`, for not-found messages.
-pub(super) fn path(workspace: &str, collection: &str, sid: &str) -> String {
-    format!("/Workspaces/{workspace}/{collection}/{sid}")
-}
-
 pub(super) fn check_if_match(if_match: Option<&str>, version: u64) -> Result<(), EngineError> {
     if let Some(expected) = if_match {
         let trimmed = expected.trim().trim_matches('"');

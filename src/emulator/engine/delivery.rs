@@ -2,7 +2,7 @@
 //! event goes out at all, and the form parameters are built from the event record
 //! (WIRE.md §7). Pure: the runner only sends what this returns.
 
-use super::state::State;
+use super::state::{EventType, State};
 
 /// `worker_activity_sid` → `WorkerActivitySid`, the callback parameter spelling.
 fn pascal_case(key: &str) -> String {
@@ -18,10 +18,13 @@ fn pascal_case(key: &str) -> String {
 }
 
 /// Whether a workspace's `EventsFilter` lets an event type through. An empty or
-/// absent filter lets every event through (UNCONFIRMED, WIRE.md §7.5).
-pub fn passes_filter(filter: Option<&str>, event_type: &str) -> bool {
+/// absent filter lets every event through (UNCONFIRMED, WIRE.md §7.5); a name in it
+/// that is no event type the emulator emits matches nothing.
+pub fn passes_filter(filter: Option<&str>, event_type: EventType) -> bool {
     match filter.filter(|f| !f.trim().is_empty()) {
-        Some(filter) => filter.split(',').any(|kind| kind.trim() == event_type),
+        Some(filter) => filter
+            .split(',')
+            .any(|kind| kind.trim().parse() == Ok(event_type)),
         None => true,
     }
 }
@@ -40,21 +43,30 @@ pub fn event_callback(
         return None;
     }
     let mut params = vec![
-        ("EventType".to_string(), event.event_type.to_string()),
+        (
+            "EventType".to_string(),
+            event.event_type.as_str().to_string(),
+        ),
         ("AccountSid".to_string(), state.account_sid.clone()),
         ("WorkspaceSid".to_string(), ws.sid.clone()),
         ("WorkspaceName".to_string(), ws.friendly_name.clone()),
-        ("EventDescription".to_string(), event.description.clone()),
-        ("ResourceType".to_string(), event.resource_type.to_string()),
-        ("ResourceSid".to_string(), event.resource_sid.clone()),
+        ("EventDescription".to_string(), event.description(ws)),
+        (
+            "ResourceType".to_string(),
+            event.resource_type().as_str().to_string(),
+        ),
+        (
+            "ResourceSid".to_string(),
+            event.resource_sid(ws).to_string(),
+        ),
         (
             "Timestamp".to_string(),
             event.date.div_euclid(1000).to_string(),
         ),
         ("TimestampMs".to_string(), event.date.to_string()),
-        ("Sid".to_string(), event.sid.clone()),
+        ("Sid".to_string(), event.sid.to_string()),
     ];
-    for (key, value, _) in event.data.iter() {
+    for (key, value, _) in event.fields(ws) {
         let name = pascal_case(key);
         if params.iter().any(|(existing, _)| existing == &name) {
             continue;
@@ -70,14 +82,16 @@ mod tests {
 
     #[test]
     fn filter_lists_event_types() {
-        assert!(passes_filter(None, "task.created"));
-        assert!(passes_filter(Some("  "), "task.created"));
+        use EventType::{TaskCanceled, TaskCreated};
+        assert!(passes_filter(None, TaskCreated));
+        assert!(passes_filter(Some("  "), TaskCreated));
         assert!(passes_filter(
             Some("task.created, task.canceled"),
-            "task.canceled"
+            TaskCanceled
         ));
-        assert!(!passes_filter(Some("task.created"), "task.canceled"));
-        assert!(!passes_filter(Some("task"), "task.created"));
+        assert!(!passes_filter(Some("task.created"), TaskCanceled));
+        assert!(!passes_filter(Some("task"), TaskCreated));
+        assert!(!passes_filter(Some("task.nonsense"), TaskCreated));
     }
 
     #[test]

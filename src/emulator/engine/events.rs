@@ -4,40 +4,39 @@
 use serde_json::{json, Map, Value};
 
 use super::context::Context;
-use super::state::{intern, Event, EventData, Millis, Task, Worker, Workspace};
+use super::state::{Event, EventData, EventType, Millis, Task, Worker, Workspace};
 use super::Effect;
 
 impl Context<'_> {
-    /// Record an event in the workspace's log and tell the runner.
+    /// Record an event about the resource `resource_sid` in the workspace's log and tell
+    /// the runner. Only what happened is stored: the type, the date and the fields of
+    /// the moment (the event's description, resource type and path are derived from
+    /// them when it is read, the workspace's fields added then).
     pub(super) fn emit(
         &mut self,
         workspace: &str,
-        event_type: &str,
-        resource: (&str, &str, String),
-        description: String,
-        mut data: Map<String, Value>,
+        event_type: EventType,
+        resource_sid: &str,
+        data: Map<String, Value>,
     ) {
         let sid = self.sids.next("EV");
         let now = self.now;
         let Some(ws) = self.state.workspaces.get_mut(workspace) else {
             return;
         };
-        data.insert("workspace_sid".into(), json!(ws.sid));
-        data.insert("workspace_name".into(), json!(ws.friendly_name));
-        let (resource_type, resource_sid, resource_path) = resource;
         // Only a workspace with an event callback URL has anyone to deliver to (its
         // EventsFilter is applied at delivery); the others skip the runner entirely.
         let deliver = ws.event_callback_url.is_some();
-        ws.events.insert(Event {
-            sid: sid.clone(),
-            event_type: intern(event_type),
-            description,
-            resource_type: intern(resource_type),
-            resource_sid: resource_sid.to_string(),
-            resource_path,
-            date: now,
-            data: EventData::from_map(data),
-        });
+        let data = EventData::from_map(data, &mut ws.event_values);
+        let event = Event::new(
+            sid.as_str().into(),
+            event_type,
+            Some(resource_sid),
+            now,
+            data,
+            &ws.event_values,
+        );
+        ws.events.insert(event);
         if deliver {
             self.effects.push(Effect::Event {
                 workspace: workspace.to_string(),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::error::EngineError;
+use super::state::EventType;
 use super::state::{
     Activity, Event, Millis, Record, Reservation, State, Table, Task, TaskChannel, TaskQueue,
     Worker, Workflow, Workspace,
@@ -597,15 +598,17 @@ pub fn events<'a>(
             .map(|c| c.sid.clone())
             .unwrap_or_else(|| c.to_string())
     });
-    let field = |event: &Event, key: &str| event.data.get(key).map(str::to_string);
+    let field = |event: &Event, key: &str| event.field(ws, key).map(str::to_string);
+    // A type the emulator never emits matches no event.
+    let event_type = params
+        .event_type
+        .as_deref()
+        .map(|t| t.parse::<EventType>().ok());
     Ok(positioned(&ws.events, |event| {
         event.date >= start
             && event.date <= end
-            && params
-                .event_type
-                .as_deref()
-                .is_none_or(|t| event.event_type == t)
-            && params.sid.as_deref().is_none_or(|s| event.sid == s)
+            && event_type.is_none_or(|t| t == Some(event.event_type))
+            && params.sid.as_deref().is_none_or(|s| &*event.sid == s)
             && params
                 .task_sid
                 .as_deref()

@@ -8,7 +8,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::query::Loads;
@@ -18,10 +18,12 @@ use crate::workflow::{CompiledWorkflow, QueueDef, TargetWorkers};
 /// Epoch milliseconds.
 pub type Millis = i64;
 
+mod event;
 mod event_data;
 mod table;
 
-pub use event_data::{intern, EventData};
+pub use event::{Event, EventType, ResourceKind, UnknownEventType, WORKSPACE_FIELDS};
+pub use event_data::{EventData, SharedValues};
 pub use table::{Record, Table};
 
 /// What a queue's compiled rule is until restore compiles it.
@@ -31,50 +33,6 @@ fn unset_queue_def() -> Arc<QueueDef> {
         friendly_name: String::new(),
         target_workers: TargetWorkers::Nobody,
     })
-}
-
-/// A saved [`Event`], before its type names are interned again.
-#[derive(Deserialize)]
-struct SavedEvent {
-    sid: String,
-    event_type: String,
-    description: String,
-    resource_type: String,
-    resource_sid: String,
-    resource_path: String,
-    date: Millis,
-    data: EventData,
-}
-
-// By hand: a derive would borrow the `&'static str` fields from the input.
-impl<'de> Deserialize<'de> for Event {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let saved = SavedEvent::deserialize(deserializer)?;
-        Event::try_from(saved).map_err(serde::de::Error::custom)
-    }
-}
-
-impl TryFrom<SavedEvent> for Event {
-    type Error = String;
-    fn try_from(saved: SavedEvent) -> Result<Event, String> {
-        // The names come from the code's fixed set; a longer one is no name of ours (and
-        // interning it would leak it for nothing).
-        for name in [&saved.event_type, &saved.resource_type] {
-            if name.len() > 64 {
-                return Err(format!("event {}: unknown type {name:?}", saved.sid));
-            }
-        }
-        Ok(Event {
-            event_type: intern(&saved.event_type),
-            resource_type: intern(&saved.resource_type),
-            sid: saved.sid,
-            description: saved.description,
-            resource_sid: saved.resource_sid,
-            resource_path: saved.resource_path,
-            date: saved.date,
-            data: saved.data,
-        })
-    }
 }
 
 macro_rules! record {
@@ -126,6 +84,9 @@ pub struct Workspace {
     pub reservations: Table<Reservation>,
     /// The event log.
     pub events: Table<Event>,
+    /// The values its events share ([`EventData`]).
+    #[serde(default)]
+    pub event_values: SharedValues,
     /// Pending tasks per queue, in the order workers take them (kept by [`Workspace::reindex`]).
     /// Keyed by (queue, task channel), so a worker full on one channel skips its tasks.
     /// Derived from the tasks: not saved, rebuilt on restore (as are the three below).
@@ -414,27 +375,6 @@ pub struct Reservation {
     pub version: u64,
 }
 
-/// One entry of the event log.
-#[derive(Debug, Clone, Serialize)]
-pub struct Event {
-    /// `EV…`
-    pub sid: String,
-    /// e.g. `task.created`.
-    pub event_type: &'static str,
-    /// Human text.
-    pub description: String,
-    /// Lowercase kind of resource (`task`, `worker`, …).
-    pub resource_type: &'static str,
-    /// The resource's SID.
-    pub resource_sid: String,
-    /// The resource's path below `/v1`.
-    pub resource_path: String,
-    /// When it happened.
-    pub date: Millis,
-    /// The event's fields (snake_case keys, string values).
-    pub data: EventData,
-}
-
 record!(
     Workspace,
     Activity,
@@ -483,6 +423,7 @@ impl Workspace {
             tasks: self.tasks.clone(),
             reservations: self.reservations.clone(),
             events: self.events.clone(),
+            event_values: self.event_values.clone(),
             pending: HashMap::new(),
             loads: Loads::default(),
             by_task: HashMap::new(),
@@ -902,48 +843,74 @@ mod event_data_tests {
 
     #[test]
     fn packed_fields_read_back_in_order_with_their_types() {
-        let map = json!({"task_sid": "WT1", "empty": "", "task_age": 5, "flag": true, "task_attributes": "{\"a\":\"é\"}"})
+        let map = json!({"task_sid": "WT1", "empty": "", "task_age": 5, "wait_ms": "1500", "flag": true, "task_attributes": "{\"a\":\"é\"}"})
             .as_object()
             .cloned()
             .unwrap_or_default();
-        let data = EventData::from_map(map.clone());
-        assert_eq!(data.to_map(), map);
-        let keys: Vec<&str> = data.iter().map(|(key, _, _)| key).collect();
+        let mut shared = SharedValues::default();
+        let data = EventData::from_map(map.clone(), &mut shared);
+        assert_eq!(data.to_map(&shared), map);
+        let keys: Vec<&str> = data.iter(&shared).map(|(key, _, _)| key).collect();
         assert_eq!(
             keys,
-            ["task_sid", "empty", "task_age", "flag", "task_attributes"]
+            [
+                "task_sid",
+                "empty",
+                "task_age",
+                "wait_ms",
+                "flag",
+                "task_attributes"
+            ]
         );
-        assert_eq!(data.get("task_sid"), Some("WT1"));
-        assert_eq!(data.get("empty"), Some(""));
-        assert_eq!(data.get("task_attributes"), Some("{\"a\":\"é\"}"));
+        assert_eq!(data.get(&shared, "task_sid"), Some("WT1"));
+        assert_eq!(data.get(&shared, "empty"), Some(""));
+        assert_eq!(data.get(&shared, "wait_ms"), Some("1500"));
+        assert_eq!(data.get(&shared, "task_attributes"), Some("{\"a\":\"é\"}"));
         // Only string values answer `get`, as `Value::as_str` did.
-        assert_eq!(data.get("task_age"), None);
-        assert_eq!(data.get("missing"), None);
-        assert!(EventData::from_map(serde_json::Map::new())
-            .to_map()
+        assert_eq!(data.get(&shared, "task_age"), None);
+        assert_eq!(data.get(&shared, "missing"), None);
+        assert!(EventData::from_map(serde_json::Map::new(), &mut shared)
+            .to_map(&shared)
             .is_empty());
+        // A second event with the same values adds none.
+        let values = shared.len();
+        let again = EventData::from_map(map.clone(), &mut shared);
+        assert_eq!(shared.len(), values);
+        // Saved and read back, with the shared values saved beside.
+        let saved = serde_json::to_string(&(&again, &shared)).unwrap_or_default();
+        let (data, shared): (EventData, SharedValues) =
+            serde_json::from_str(&saved).expect("reads back");
+        assert_eq!(data.to_map(&shared), map);
+        // Events saved before values were shared hold their values themselves.
+        let old: EventData =
+            serde_json::from_str(r#"[["task_sid","WT1",false],["task_age","5",true]]"#)
+                .expect("old form");
+        assert_eq!(
+            old.to_map(&SharedValues::default()),
+            *json!({"task_sid": "WT1", "task_age": 5})
+                .as_object()
+                .expect("object")
+        );
     }
 
     #[test]
     fn removed_records_keep_their_position() {
         let mut table: Table<Event> = Table::default();
         for sid in ["EV1", "EV2", "EV3"] {
-            table.insert(Event {
-                sid: sid.into(),
-                event_type: intern("task.created"),
-                description: String::new(),
-                resource_type: intern("task"),
-                resource_sid: String::new(),
-                resource_path: String::new(),
-                date: 0,
-                data: EventData::default(),
-            });
+            table.insert(Event::new(
+                sid.into(),
+                EventType::TaskCreated,
+                None,
+                0,
+                EventData::default(),
+                &SharedValues::default(),
+            ));
         }
         assert_eq!(table.position("EV2"), Some(1));
         assert!(table.remove("EV2").is_some());
         assert_eq!(table.position("EV2"), Some(1));
         assert!(table.get("EV2").is_none());
-        let after: Vec<&str> = table.after(Some(1)).map(|e| e.sid.as_str()).collect();
+        let after: Vec<&str> = table.after(Some(1)).map(|e| &*e.sid).collect();
         assert_eq!(after, ["EV3"]);
     }
 }

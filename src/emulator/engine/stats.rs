@@ -201,11 +201,11 @@ pub enum Scope<'a> {
     Worker(&'a str),
 }
 
-fn in_scope(event: &Event, scope: Scope<'_>, window: &Window) -> bool {
+fn in_scope(ws: &Workspace, event: &Event, scope: Scope<'_>, window: &Window) -> bool {
     if event.date < window.start || event.date > window.end {
         return false;
     }
-    let field = |key: &str| event.data.get(key);
+    let field = |key: &str| event.field(ws, key);
     if let Some(channel) = &window.channel {
         if field("task_channel_sid").is_some_and(|c| c != channel) {
             return false;
@@ -230,8 +230,8 @@ fn duration_summary(values: &[i64]) -> Value {
     })
 }
 
-fn seconds_field(event: &Event, key: &str) -> Option<i64> {
-    event.data.get(key).and_then(|v| v.parse().ok())
+fn seconds_field(ws: &Workspace, event: &Event, key: &str) -> Option<i64> {
+    event.field(ws, key).and_then(|v| v.parse().ok())
 }
 
 /// Cumulative statistics of a scope over the window, every field the scope's schema has.
@@ -239,18 +239,19 @@ pub fn cumulative(ws: &Workspace, scope: Scope<'_>, window: &Window) -> Map<Stri
     let events: Vec<&Event> = ws
         .events
         .iter()
-        .filter(|e| in_scope(e, scope, window))
+        .filter(|e| in_scope(ws, e, scope, window))
         .collect();
-    let count = |event_type: &str| events.iter().filter(|e| e.event_type == event_type).count();
+    let count =
+        |event_type: EventType| events.iter().filter(|e| e.event_type == event_type).count();
     let accepted_waits: Vec<i64> = events
         .iter()
-        .filter(|e| e.event_type == "reservation.accepted")
-        .filter_map(|e| seconds_field(e, "task_age"))
+        .filter(|e| e.event_type == EventType::ReservationAccepted)
+        .filter_map(|e| seconds_field(ws, e, "task_age"))
         .collect();
     let canceled_waits: Vec<i64> = events
         .iter()
-        .filter(|e| e.event_type == "task.canceled")
-        .filter_map(|e| seconds_field(e, "task_age"))
+        .filter(|e| e.event_type == EventType::TaskCanceled)
+        .filter_map(|e| seconds_field(ws, e, "task_age"))
         .collect();
     let mut map = Map::new();
     map.insert(
@@ -262,12 +263,12 @@ pub fn cumulative(ws: &Workspace, scope: Scope<'_>, window: &Window) -> Map<Stri
         json!(crate::api::wire::format_date(window.end)),
     );
     for (key, event_type) in [
-        ("reservations_created", "reservation.created"),
-        ("reservations_accepted", "reservation.accepted"),
-        ("reservations_rejected", "reservation.rejected"),
-        ("reservations_timed_out", "reservation.timeout"),
-        ("reservations_canceled", "reservation.canceled"),
-        ("reservations_rescinded", "reservation.rescinded"),
+        ("reservations_created", EventType::ReservationCreated),
+        ("reservations_accepted", EventType::ReservationAccepted),
+        ("reservations_rejected", EventType::ReservationRejected),
+        ("reservations_timed_out", EventType::ReservationTimeout),
+        ("reservations_canceled", EventType::ReservationCanceled),
+        ("reservations_rescinded", EventType::ReservationRescinded),
     ] {
         map.insert(key.into(), json!(count(event_type)));
     }
@@ -292,25 +293,38 @@ pub fn cumulative(ws: &Workspace, scope: Scope<'_>, window: &Window) -> Map<Stri
         "wait_duration_until_canceled".into(),
         duration_summary(&canceled_waits),
     );
-    map.insert("tasks_canceled".into(), json!(count("task.canceled")));
-    map.insert("tasks_completed".into(), json!(count("task.completed")));
-    map.insert("tasks_deleted".into(), json!(count("task.deleted")));
-    map.insert("tasks_moved".into(), json!(count("task-queue.moved")));
+    map.insert(
+        "tasks_canceled".into(),
+        json!(count(EventType::TaskCanceled)),
+    );
+    map.insert(
+        "tasks_completed".into(),
+        json!(count(EventType::TaskCompleted)),
+    );
+    map.insert("tasks_deleted".into(), json!(count(EventType::TaskDeleted)));
+    map.insert(
+        "tasks_moved".into(),
+        json!(count(EventType::TaskQueueMoved)),
+    );
     match scope {
         Scope::Workspace => {
-            map.insert("tasks_created".into(), json!(count("task.created")));
+            map.insert("tasks_created".into(), json!(count(EventType::TaskCreated)));
             map.insert(
                 "tasks_timed_out_in_workflow".into(),
-                json!(count("workflow.timeout")),
+                json!(count(EventType::WorkflowTimeout)),
             );
         }
         Scope::Queue(_) => {
-            map.insert("tasks_entered".into(), json!(count("task-queue.entered")));
+            map.insert(
+                "tasks_entered".into(),
+                json!(count(EventType::TaskQueueEntered)),
+            );
             let in_queue: Vec<i64> = events
                 .iter()
-                .filter(|e| e.event_type == "reservation.accepted")
+                .filter(|e| e.event_type == EventType::ReservationAccepted)
                 .filter_map(|e| {
-                    seconds_field(e, "task_age_in_queue").or_else(|| seconds_field(e, "task_age"))
+                    seconds_field(ws, e, "task_age_in_queue")
+                        .or_else(|| seconds_field(ws, e, "task_age"))
                 })
                 .collect();
             map.insert(
@@ -319,22 +333,25 @@ pub fn cumulative(ws: &Workspace, scope: Scope<'_>, window: &Window) -> Map<Stri
             );
         }
         Scope::Workflow(_) => {
-            map.insert("tasks_entered".into(), json!(count("workflow.entered")));
+            map.insert(
+                "tasks_entered".into(),
+                json!(count(EventType::WorkflowEntered)),
+            );
             map.insert(
                 "tasks_timed_out_in_workflow".into(),
-                json!(count("workflow.timeout")),
+                json!(count(EventType::WorkflowTimeout)),
             );
         }
         Scope::Workers | Scope::Worker(_) => {}
     }
     map.insert(
         "split_by_wait_time".into(),
-        split_by_wait_time(&events, &window.split),
+        split_by_wait_time(ws, &events, &window.split),
     );
     map
 }
 
-fn split_by_wait_time(events: &[&Event], thresholds: &[i64]) -> Value {
+fn split_by_wait_time(ws: &Workspace, events: &[&Event], thresholds: &[i64]) -> Value {
     if thresholds.is_empty() {
         return Value::Null;
     }
@@ -343,7 +360,7 @@ fn split_by_wait_time(events: &[&Event], thresholds: &[i64]) -> Value {
         let mut above = (0, 0);
         let mut below = (0, 0);
         for event in events {
-            let Some(age) = seconds_field(event, "task_age") else {
+            let Some(age) = seconds_field(ws, event, "task_age") else {
                 continue;
             };
             let side = if age > *threshold {
@@ -352,8 +369,8 @@ fn split_by_wait_time(events: &[&Event], thresholds: &[i64]) -> Value {
                 &mut below
             };
             match event.event_type {
-                "task.canceled" => side.0 += 1,
-                "reservation.accepted" => side.1 += 1,
+                EventType::TaskCanceled => side.0 += 1,
+                EventType::ReservationAccepted => side.1 += 1,
                 _ => {}
             }
         }
@@ -379,10 +396,10 @@ fn activity_durations(
     let mut spans: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for event in events
         .iter()
-        .filter(|e| e.event_type == "worker.activity.update")
+        .filter(|e| e.event_type == EventType::WorkerActivityUpdate)
     {
-        let previous = event.data.get("worker_previous_activity_sid");
-        let millis = seconds_field(event, "worker_time_in_previous_activity_ms");
+        let previous = event.field(ws, "worker_previous_activity_sid");
+        let millis = seconds_field(ws, event, "worker_time_in_previous_activity_ms");
         if let (Some(previous), Some(millis)) = (previous, millis) {
             spans
                 .entry(previous.to_string())

@@ -1,9 +1,10 @@
 //! Activities: create, update, delete (refused while anything refers to one).
 
+use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map, Value};
 
 use crate::api::resources::*;
-use crate::emulator::engine::context::{name_param, path, Context};
+use crate::emulator::engine::context::{name_param, Context};
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::state::Activity;
 use crate::emulator::engine::Reply;
@@ -27,13 +28,7 @@ impl Context<'_> {
             updated: now,
         });
         let data = activity_data(&sid, &friendly_name, available);
-        self.emit(
-            workspace,
-            "activity.created",
-            ("activity", &sid, path(workspace, "Activities", &sid)),
-            format!("Activity {friendly_name} created"),
-            data,
-        );
+        self.emit(workspace, EventType::ActivityCreated, &sid, data);
         Ok(Reply::Created(sid))
     }
 
@@ -62,14 +57,7 @@ impl Context<'_> {
         }
         activity.updated = now;
         let data = activity_data(sid, &activity.friendly_name, activity.available);
-        let description = format!("Activity {} updated", activity.friendly_name);
-        self.emit(
-            workspace,
-            "activity.updated",
-            ("activity", sid, path(workspace, "Activities", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::ActivityUpdated, sid, data);
         Ok(Reply::Updated(sid.to_string()))
     }
 
@@ -109,15 +97,8 @@ impl Context<'_> {
             ));
         }
         let data = activity_data(sid, &activity.friendly_name, activity.available);
-        let description = format!("Activity {} deleted", activity.friendly_name);
         self.workspace_mut(workspace)?.activities.remove(sid);
-        self.emit(
-            workspace,
-            "activity.deleted",
-            ("activity", sid, path(workspace, "Activities", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::ActivityDeleted, sid, data);
         Ok(Reply::Deleted)
     }
 }

@@ -1,9 +1,10 @@
 //! Task channels: create (adding a worker channel to every worker), update, delete.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map, Value};
 
 use crate::api::resources::*;
-use crate::emulator::engine::context::{name_param, path, Context};
+use crate::emulator::engine::context::{name_param, Context};
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::state::{TaskChannel, WorkerChannel};
 use crate::emulator::engine::Reply;
@@ -74,13 +75,7 @@ impl Context<'_> {
             &unique_name,
             params.channel_optimized_routing,
         );
-        self.emit(
-            workspace,
-            "task-channel.created",
-            ("task-channel", &sid, path(workspace, "TaskChannels", &sid)),
-            format!("Task channel {unique_name} created"),
-            data,
-        );
+        self.emit(workspace, EventType::TaskChannelCreated, &sid, data);
         Ok(Reply::Created(sid))
     }
 
@@ -119,14 +114,7 @@ impl Context<'_> {
             &channel.unique_name,
             channel.channel_optimized_routing,
         );
-        let description = format!("Task channel {} updated", channel.unique_name);
-        self.emit(
-            workspace,
-            "task-channel.updated",
-            ("task-channel", sid, path(workspace, "TaskChannels", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::TaskChannelUpdated, sid, data);
         Ok(Reply::Updated(sid.to_string()))
     }
 
@@ -159,20 +147,13 @@ impl Context<'_> {
             &channel.unique_name,
             channel.channel_optimized_routing,
         );
-        let description = format!("Task channel {} deleted", channel.unique_name);
         let ws = self.workspace_mut(workspace)?;
         ws.channels.remove(sid);
         for worker in ws.workers.iter_mut() {
             worker.channels.retain(|c| c.task_channel_sid != sid);
         }
         ws.refresh_offers();
-        self.emit(
-            workspace,
-            "task-channel.deleted",
-            ("task-channel", sid, path(workspace, "TaskChannels", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::TaskChannelDeleted, sid, data);
         Ok(Reply::Deleted)
     }
 }

@@ -1,11 +1,12 @@
 //! Task queues: create, update (routing again afterwards), delete; and the compiled
 //! membership rule a queue carries.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use crate::api::resources::*;
-use crate::emulator::engine::context::{enum_param, name_param, path, Context};
+use crate::emulator::engine::context::{enum_param, name_param, Context};
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::state::{TaskQueue, Workspace};
 use crate::emulator::engine::{validate, Reply};
@@ -80,13 +81,7 @@ impl Context<'_> {
             updated: now,
         });
         let data = queue_data(&sid, &friendly_name, &target_workers);
-        self.emit(
-            workspace,
-            "task-queue.created",
-            ("task-queue", &sid, path(workspace, "TaskQueues", &sid)),
-            format!("Task queue {friendly_name} created"),
-            data,
-        );
+        self.emit(workspace, EventType::TaskQueueCreated, &sid, data);
         Ok(Reply::Created(sid))
     }
 
@@ -164,18 +159,8 @@ impl Context<'_> {
         queue.def = queue_def(&queue.sid, &queue.friendly_name, &queue.target_workers);
         queue.updated = now;
         let data = queue_data(sid, &queue.friendly_name, &queue.target_workers);
-        let description = format!(
-            "Task queue {} target expression updated",
-            queue.friendly_name
-        );
         if expression_changed {
-            self.emit(
-                workspace,
-                "task-queue.expression.updated",
-                ("task-queue", sid, path(workspace, "TaskQueues", sid)),
-                description,
-                data,
-            );
+            self.emit(workspace, EventType::TaskQueueExpressionUpdated, sid, data);
         }
         // New members or more room per task may make waiting tasks routable.
         self.route_all(workspace);
@@ -209,15 +194,8 @@ impl Context<'_> {
             ));
         }
         let data = queue_data(sid, &queue.friendly_name, &queue.target_workers);
-        let description = format!("Task queue {} deleted", queue.friendly_name);
         self.workspace_mut(workspace)?.queues.remove(sid);
-        self.emit(
-            workspace,
-            "task-queue.deleted",
-            ("task-queue", sid, path(workspace, "TaskQueues", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::TaskQueueDeleted, sid, data);
         Ok(Reply::Deleted)
     }
 }

@@ -1,11 +1,12 @@
 //! Tasks: create (entering the workflow or the queue), update (status transitions,
 //! attributes, priority, channel), delete.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::json;
 
 use crate::api::resources::*;
 use crate::emulator::engine::context::{
-    check_if_match, enum_param, path, Context, DEFAULT_TASK_TIMEOUT, MAX_PRIORITY, MAX_TASK_TIMEOUT,
+    check_if_match, enum_param, Context, DEFAULT_TASK_TIMEOUT, MAX_PRIORITY, MAX_TASK_TIMEOUT,
 };
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::events::task_data;
@@ -126,13 +127,7 @@ impl Context<'_> {
         let data = task_data(ws, &task, now);
         ws.tasks.insert(task);
         ws.reindex(&sid);
-        self.emit(
-            workspace,
-            "task.created",
-            ("task", &sid, path(workspace, "Tasks", &sid)),
-            format!("Task {sid} created"),
-            data,
-        );
+        self.emit(workspace, EventType::TaskCreated, &sid, data);
         self.state.schedule(
             now + timeout * 1000,
             Deadline::TaskTtl {
@@ -263,22 +258,15 @@ impl Context<'_> {
             ws.recount_task(sid);
         }
         let mut data = task_data(ws, &task, now);
-        let resource = || ("task", sid, path(workspace, "Tasks", sid));
         if attributes_changed || params.priority.is_some() {
-            self.emit(
-                workspace,
-                "task.updated",
-                resource(),
-                format!("Task {sid} updated"),
-                data.clone(),
-            );
+            self.emit(workspace, EventType::TaskUpdated, sid, data.clone());
         }
         if let Some(status) = new_status {
             // What the accepted reservation does with its task (none for a cancel).
             let (event_type, reason_key, follow) = match status {
-                TaskStatus::Canceled => ("task.canceled", "task_canceled_reason", None),
+                TaskStatus::Canceled => (EventType::TaskCanceled, "task_canceled_reason", None),
                 TaskStatus::Wrapping => (
-                    "task.wrapup",
+                    EventType::TaskWrapup,
                     "task_completed_reason",
                     Some(ReservationStatus::Wrapping),
                 ),
@@ -287,7 +275,7 @@ impl Context<'_> {
                 | TaskStatus::Pending
                 | TaskStatus::Reserved
                 | TaskStatus::Assigned => (
-                    "task.completed",
+                    EventType::TaskCompleted,
                     "task_completed_reason",
                     Some(ReservationStatus::Completed),
                 ),
@@ -295,13 +283,7 @@ impl Context<'_> {
             if let Some(reason) = &task.reason {
                 data.insert(reason_key.into(), json!(reason));
             }
-            self.emit(
-                workspace,
-                event_type,
-                resource(),
-                format!("Task {sid} {status}"),
-                data,
-            );
+            self.emit(workspace, event_type, sid, data);
             match follow {
                 Some(next) => self.follow_task(workspace, sid, next),
                 // Pending reservations end with the task (ROUTING.md §5.6).
@@ -345,13 +327,7 @@ impl Context<'_> {
             self.dirty_workers.push((workspace.to_string(), worker));
         }
         self.workspace_mut(workspace)?.remove_task(sid);
-        self.emit(
-            workspace,
-            "task.deleted",
-            ("task", sid, path(workspace, "Tasks", sid)),
-            format!("Task {sid} deleted"),
-            data,
-        );
+        self.emit(workspace, EventType::TaskDeleted, sid, data);
         Ok(Reply::Deleted)
     }
 }

@@ -1,10 +1,11 @@
 //! Workers and their channels: create, update (activity, attributes, rejecting pending
 //! reservations), delete, and a worker channel's capacity and availability.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::json;
 
 use crate::api::resources::*;
-use crate::emulator::engine::context::{check_if_match, name_param, path, Context};
+use crate::emulator::engine::context::{check_if_match, name_param, Context};
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::events::{previous_activity_data, worker_data};
 use crate::emulator::engine::routing::Decision;
@@ -76,15 +77,8 @@ impl Context<'_> {
         };
         let ws = self.workspace_mut(workspace)?;
         let data = worker_data(ws, &worker);
-        let description = format!("Worker {} created", worker.friendly_name);
         ws.add_worker(worker);
-        self.emit(
-            workspace,
-            "worker.created",
-            ("worker", &sid, path(workspace, "Workers", &sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::WorkerCreated, &sid, data);
         self.dirty_workers
             .push((workspace.to_string(), sid.clone()));
         Ok(Reply::Created(sid))
@@ -187,31 +181,15 @@ impl Context<'_> {
                 &previous_name,
                 now - previous_since,
             );
-            let activity_name = ws
-                .activity_name(&worker.activity_sid)
-                .unwrap_or_default()
-                .to_string();
-            let description = format!(
-                "Worker {} updated to {} Activity",
-                worker.friendly_name, activity_name
-            );
             self.emit(
                 workspace,
-                "worker.activity.update",
-                ("worker", sid, path(workspace, "Workers", sid)),
-                description,
+                EventType::WorkerActivityUpdate,
+                sid,
                 data.clone(),
             );
         }
         if attributes_changed {
-            let description = format!("Worker {} attributes updated", worker.friendly_name);
-            self.emit(
-                workspace,
-                "worker.attributes.update",
-                ("worker", sid, path(workspace, "Workers", sid)),
-                description,
-                data,
-            );
+            self.emit(workspace, EventType::WorkerAttributesUpdate, sid, data);
         }
         for reservation in to_reject {
             self.decide(
@@ -254,15 +232,8 @@ impl Context<'_> {
             ));
         }
         let data = worker_data(ws, worker);
-        let description = format!("Worker {} deleted", worker.friendly_name);
         self.workspace_mut(workspace)?.remove_worker(sid);
-        self.emit(
-            workspace,
-            "worker.deleted",
-            ("worker", sid, path(workspace, "Workers", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::WorkerDeleted, sid, data);
         Ok(Reply::Deleted)
     }
 
@@ -330,28 +301,19 @@ impl Context<'_> {
             "worker_channel_previous_capacity".into(),
             json!(previous_capacity.to_string()),
         );
-        let resource = || ("worker", worker_sid, path(workspace, "Workers", worker_sid));
         if previous_capacity != channel.configured_capacity {
             self.emit(
                 workspace,
-                "worker.capacity.update",
-                resource(),
-                format!(
-                    "Worker {} capacity on {unique_name} updated",
-                    worker.friendly_name
-                ),
+                EventType::WorkerCapacityUpdate,
+                worker_sid,
                 data.clone(),
             );
         }
         if previous_available != channel.available {
             self.emit(
                 workspace,
-                "worker.channel.availability.update",
-                resource(),
-                format!(
-                    "Worker {} availability on {unique_name} updated",
-                    worker.friendly_name
-                ),
+                EventType::WorkerChannelAvailabilityUpdate,
+                worker_sid,
                 data,
             );
         }

@@ -1,10 +1,11 @@
 //! Workflows: create, update (with `ReEvaluateTasks`), delete.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map, Value};
 
 use crate::api::resources::*;
 use crate::emulator::engine::context::{
-    name_param, path, url_param, Context, DEFAULT_RESERVATION_TIMEOUT, MAX_RESERVATION_TIMEOUT,
+    name_param, url_param, Context, DEFAULT_RESERVATION_TIMEOUT, MAX_RESERVATION_TIMEOUT,
 };
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::state::Workflow;
@@ -50,13 +51,7 @@ impl Context<'_> {
             updated: now,
         });
         let data = workflow_data(&sid, &friendly_name);
-        self.emit(
-            workspace,
-            "workflow.created",
-            ("workflow", &sid, path(workspace, "Workflows", &sid)),
-            format!("Workflow {friendly_name} created"),
-            data,
-        );
+        self.emit(workspace, EventType::WorkflowCreated, &sid, data);
         Ok(Reply::Created(sid))
     }
 
@@ -126,14 +121,7 @@ impl Context<'_> {
         }
         workflow.updated = now;
         let data = workflow_data(sid, &workflow.friendly_name);
-        let description = format!("Workflow {} updated", workflow.friendly_name);
-        self.emit(
-            workspace,
-            "workflow.updated",
-            ("workflow", sid, path(workspace, "Workflows", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::WorkflowUpdated, sid, data);
         // With ReEvaluateTasks, pending tasks walk the new configuration from the top;
         // others keep the one they entered with (ROUTING.md §2.7).
         if params
@@ -183,15 +171,8 @@ impl Context<'_> {
             ));
         }
         let data = workflow_data(sid, &workflow.friendly_name);
-        let description = format!("Workflow {} deleted", workflow.friendly_name);
         self.workspace_mut(workspace)?.workflows.remove(sid);
-        self.emit(
-            workspace,
-            "workflow.deleted",
-            ("workflow", sid, path(workspace, "Workflows", sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::WorkflowDeleted, sid, data);
         Ok(Reply::Deleted)
     }
 }

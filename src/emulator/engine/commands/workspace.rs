@@ -1,6 +1,7 @@
 //! Workspaces: creation (with the default activities and channels, and the FIFO
 //! template), updates and deletion.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map};
 
 use super::queue_def;
@@ -61,6 +62,7 @@ impl Context<'_> {
             tasks: Table::default(),
             reservations: Table::default(),
             events: Table::default(),
+            event_values: Default::default(),
             pending: Default::default(),
             loads: Default::default(),
             by_task: Default::default(),
@@ -122,15 +124,8 @@ impl Context<'_> {
                 updated: now,
             });
         }
-        let name = workspace.friendly_name.clone();
         self.state.workspaces.insert(workspace);
-        self.emit(
-            &sid,
-            "workspace.created",
-            ("workspace", &sid, format!("/Workspaces/{sid}")),
-            format!("Workspace {name} created"),
-            Map::new(),
-        );
+        self.emit(&sid, EventType::WorkspaceCreated, &sid, Map::new());
         Ok(Reply::Created(sid))
     }
 
@@ -189,14 +184,7 @@ impl Context<'_> {
             ws.prioritize_queue_order = order;
         }
         ws.updated = now;
-        let name = ws.friendly_name.clone();
-        self.emit(
-            sid,
-            "workspace.updated",
-            ("workspace", sid, format!("/Workspaces/{sid}")),
-            format!("Workspace {name} updated"),
-            Map::new(),
-        );
+        self.emit(sid, EventType::WorkspaceUpdated, sid, Map::new());
         Ok(Reply::Updated(sid.to_string()))
     }
 }

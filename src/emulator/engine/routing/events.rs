@@ -2,17 +2,16 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::emulator::engine::context::{path, Context};
+use crate::emulator::engine::context::Context;
 use crate::emulator::engine::events::{task_data, worker_data};
-use crate::emulator::engine::state::{Millis, Reservation, Workspace};
+use crate::emulator::engine::state::{EventType, Millis, Reservation, Workspace};
 
 impl Context<'_> {
     pub(super) fn emit_task(
         &mut self,
         workspace: &str,
         task_sid: &str,
-        event_type: &str,
-        description: String,
+        event_type: EventType,
         extra: Map<String, Value>,
     ) {
         let now = self.now;
@@ -24,20 +23,14 @@ impl Context<'_> {
         };
         let mut data = task_data(ws, task, now);
         data.extend(extra);
-        self.emit(
-            workspace,
-            event_type,
-            ("task", task_sid, path(workspace, "Tasks", task_sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, event_type, task_sid, data);
     }
 
     pub(super) fn emit_reservation(
         &mut self,
         workspace: &str,
         reservation_sid: &str,
-        event_type: &str,
+        event_type: EventType,
     ) {
         let now = self.now;
         let Some(ws) = self.state.workspaces.get(workspace) else {
@@ -47,26 +40,7 @@ impl Context<'_> {
             return;
         };
         let data = reservation_data(ws, reservation, now);
-        let worker = ws
-            .workers
-            .get(&reservation.worker_sid)
-            .map(|w| w.friendly_name.clone())
-            .unwrap_or_default();
-        let description = format!(
-            "Reservation {reservation_sid} for worker {worker} {}",
-            event_type.trim_start_matches("reservation.")
-        );
-        let path = format!(
-            "/Workspaces/{workspace}/Tasks/{}/Reservations/{reservation_sid}",
-            reservation.task_sid
-        );
-        self.emit(
-            workspace,
-            event_type,
-            ("reservation", reservation_sid, path),
-            description,
-            data,
-        );
+        self.emit(workspace, event_type, reservation_sid, data);
     }
 }
 

@@ -2,6 +2,7 @@
 //! timeout, rescind; and how a task's end (cancel, wrap-up, completion, cleanup) carries
 //! its reservations along (ROUTING.md §3.5, §5).
 
+use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map, Value};
 
 use super::Decision;
@@ -78,7 +79,7 @@ impl Context<'_> {
                 reservation: sid.clone(),
             },
         );
-        self.emit_reservation(workspace, &sid, "reservation.created");
+        self.emit_reservation(workspace, &sid, EventType::ReservationCreated);
         self.request_callback(workspace, &sid);
     }
 
@@ -265,11 +266,11 @@ impl Context<'_> {
             .filter(|r| r.status == ReservationStatus::Pending && r.sid != reservation_sid)
             .map(|r| r.sid.clone())
             .collect();
-        self.emit_reservation(workspace, reservation_sid, "reservation.accepted");
+        self.emit_reservation(workspace, reservation_sid, EventType::ReservationAccepted);
         // First accept wins; the other offers are withdrawn (§3.5).
         for sibling in siblings {
             self.set_status(workspace, &sibling, ReservationStatus::Rescinded);
-            self.emit_reservation(workspace, &sibling, "reservation.rescinded");
+            self.emit_reservation(workspace, &sibling, EventType::ReservationRescinded);
         }
         Ok(())
     }
@@ -303,7 +304,7 @@ impl Context<'_> {
             task.rejected_by.push(reservation.worker_sid.clone());
         }
         // The rejection is recorded before what it causes (the worker's move).
-        self.emit_reservation(workspace, reservation_sid, "reservation.rejected");
+        self.emit_reservation(workspace, reservation_sid, EventType::ReservationRejected);
         // REST without an activity: back to the activity before the reservation (§5.2).
         let target = activity.or_else(|| rest.then(|| reservation.previous_activity_sid.clone()));
         if let Some(activity) = target {
@@ -320,7 +321,7 @@ impl Context<'_> {
         };
         self.set_status(workspace, reservation_sid, ReservationStatus::Timeout);
         // The reservation's end is recorded before what it causes (the worker's move).
-        self.emit_reservation(workspace, reservation_sid, "reservation.timeout");
+        self.emit_reservation(workspace, reservation_sid, EventType::ReservationTimeout);
         let timeout_activity = self
             .state
             .workspaces
@@ -372,13 +373,7 @@ impl Context<'_> {
             .as_ref()
             .is_some_and(|r| r.expired || r.deadline.is_some_and(|d| d <= now));
         if expired {
-            self.emit_task(
-                workspace,
-                task_sid,
-                "task-queue.timeout",
-                format!("Task {task_sid} timed out of its queue"),
-                Map::new(),
-            );
+            self.emit_task(workspace, task_sid, EventType::TaskQueueTimeout, Map::new());
             if let Some(routing) = self
                 .task_mut(workspace, task_sid)
                 .and_then(|t| t.routing.as_mut())
@@ -418,13 +413,7 @@ impl Context<'_> {
         self.end_reservations(workspace, task_sid, ReservationStatus::Canceled);
         let mut extra = Map::new();
         extra.insert("task_canceled_reason".into(), json!(reason));
-        self.emit_task(
-            workspace,
-            task_sid,
-            "task.canceled",
-            format!("Task {task_sid} canceled: {reason}"),
-            extra,
-        );
+        self.emit_task(workspace, task_sid, EventType::TaskCanceled, extra);
         self.schedule_cleanup(workspace, task_sid);
     }
 
@@ -445,7 +434,8 @@ impl Context<'_> {
             .collect();
         for sid in pending {
             self.set_status(workspace, &sid, status);
-            self.emit_reservation(workspace, &sid, &format!("reservation.{status}"));
+            // Every caller ends them as canceled.
+            self.emit_reservation(workspace, &sid, EventType::ReservationCanceled);
         }
     }
 
@@ -468,9 +458,9 @@ impl Context<'_> {
         for (sid, worker) in active {
             self.set_status(workspace, &sid, status);
             let event = if status == ReservationStatus::Wrapping {
-                "reservation.wrapup"
+                EventType::ReservationWrapup
             } else {
-                "reservation.completed"
+                EventType::ReservationCompleted
             };
             self.emit_reservation(workspace, &sid, event);
             if status == ReservationStatus::Completed {

@@ -1,5 +1,6 @@
 //! Firing deadlines: reservation timeouts, step timeouts, task TTLs, cleanup.
 
+use crate::emulator::engine::state::EventType;
 use serde_json::Map;
 
 use crate::api::resources::TaskStatus;
@@ -36,13 +37,7 @@ impl Context<'_> {
                 }
                 match t.assignment_status {
                     TaskStatus::Pending => {
-                        self.emit_task(
-                            &workspace,
-                            &task,
-                            "task-queue.timeout",
-                            format!("Task {task} timed out of its queue"),
-                            Map::new(),
-                        );
+                        self.emit_task(&workspace, &task, EventType::TaskQueueTimeout, Map::new());
                         self.next_step(&workspace, &task, false);
                     }
                     // A pending reservation is left to finish; the task moves on if it ends

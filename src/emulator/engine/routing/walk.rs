@@ -1,6 +1,7 @@
 //! Entering and walking the workflow: filters, steps, step timeouts, `skip_if`, the
 //! default filter, falling out of the workflow (ROUTING.md §2.3).
 
+use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map};
 
 use super::choose::view;
@@ -46,13 +47,7 @@ impl Context<'_> {
         let mut extra = Map::new();
         extra.insert("workflow_sid".into(), json!(workflow_sid));
         extra.insert("workflow_name".into(), json!(workflow_name));
-        self.emit_task(
-            workspace,
-            task_sid,
-            "workflow.entered",
-            format!("Task {task_sid} entered workflow {workflow_name}"),
-            extra,
-        );
+        self.emit_task(workspace, task_sid, EventType::WorkflowEntered, extra);
         self.walk_from_filter(workspace, task_sid, 0, true, false);
     }
 
@@ -91,17 +86,11 @@ impl Context<'_> {
                 // matched no filter at all and has no default filter is handled the same
                 // way (UNCONFIRMED, §2.3.1 point 4).
                 let event = if skipped {
-                    "workflow.skipped"
+                    EventType::WorkflowSkipped
                 } else {
-                    "workflow.timeout"
+                    EventType::WorkflowTimeout
                 };
-                self.emit_task(
-                    workspace,
-                    task_sid,
-                    event,
-                    format!("Task {task_sid} left its workflow"),
-                    Map::new(),
-                );
+                self.emit_task(workspace, task_sid, event, Map::new());
                 self.cancel_task(workspace, task_sid, "Task canceled on Workflow timeout");
             }
         }
@@ -160,26 +149,13 @@ impl Context<'_> {
         self.emit_task(
             workspace,
             task_sid,
-            "workflow.target-matched",
-            format!("Task {task_sid} matched a workflow target"),
+            EventType::WorkflowTargetMatched,
             Map::new(),
         );
         if previous_queue.is_some() && previous_queue.as_deref() != Some(compiled.queue.as_str()) {
-            self.emit_task(
-                workspace,
-                task_sid,
-                "task-queue.moved",
-                format!("Task {task_sid} moved to another queue"),
-                Map::new(),
-            );
+            self.emit_task(workspace, task_sid, EventType::TaskQueueMoved, Map::new());
         }
-        self.emit_task(
-            workspace,
-            task_sid,
-            "task-queue.entered",
-            format!("Task {task_sid} entered a task queue"),
-            Map::new(),
-        );
+        self.emit_task(workspace, task_sid, EventType::TaskQueueEntered, Map::new());
         let created = self.try_reserve(workspace, task_sid, None);
         if created == 0 && self.skips_on_entry(workspace, task_sid, &compiled) {
             self.next_step(workspace, task_sid, true);

@@ -1,7 +1,8 @@
 //! Moving a worker to another activity, with its event.
 
-use crate::emulator::engine::context::{path, Context};
+use crate::emulator::engine::context::Context;
 use crate::emulator::engine::events::{previous_activity_data, worker_data};
+use crate::emulator::engine::state::EventType;
 
 impl Context<'_> {
     pub(super) fn move_worker(&mut self, workspace: &str, worker_sid: &str, activity: &str) {
@@ -24,18 +25,7 @@ impl Context<'_> {
         let previous_name = ws.activity_name(&previous).unwrap_or_default().to_string();
         let mut data = worker_data(ws, &worker);
         previous_activity_data(&mut data, &previous, &previous_name, now - since);
-        let activity_name = ws.activity_name(activity).unwrap_or_default().to_string();
-        let description = format!(
-            "Worker {} updated to {} Activity",
-            worker.friendly_name, activity_name
-        );
-        self.emit(
-            workspace,
-            "worker.activity.update",
-            ("worker", worker_sid, path(workspace, "Workers", worker_sid)),
-            description,
-            data,
-        );
+        self.emit(workspace, EventType::WorkerActivityUpdate, worker_sid, data);
         self.dirty_workers
             .push((workspace.to_string(), worker_sid.to_string()));
     }

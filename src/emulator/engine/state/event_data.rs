@@ -1,18 +1,14 @@
-//! An event's fields packed into one string, and the process-wide table of the names
-//! (field names, event and resource types) they use.
+//! An event's fields packed into one string, and the process-wide table of the field
+//! names they use.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
 
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
-
-/// Names that occur in every event (field names, event and resource types): one copy
-/// for the whole process. The set is fixed by the code (no name comes from a request),
-/// so the leaked strings are bounded.
-pub fn intern(name: &str) -> &'static str {
-    let id = name_id(name);
-    name_table().0.get(usize::from(id)).copied().unwrap_or("")
-}
 
 type Names = (Vec<&'static str>, HashMap<&'static str, u16>);
 
@@ -24,7 +20,9 @@ fn name_table() -> std::sync::MutexGuard<'static, Names> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The number of an interned name.
+/// The number of an interned field name: one copy of each for the whole process. The
+/// set is fixed by the code (no name comes from a request), so the leaked strings are
+/// bounded.
 fn name_id(name: &str) -> u16 {
     let mut table = name_table();
     if let Some(id) = table.1.get(name) {
@@ -43,60 +41,215 @@ fn names() -> Vec<&'static str> {
     name_table().0.clone()
 }
 
-/// An event's fields, compact: every value one after the other in one string, and per
-/// field the number of its (interned) name and where its value ends. The event log is
-/// most of a busy emulator's memory; a JSON map per event cost about 3 KB, this about a
-/// sixth of it.
+/// The values events repeat (SIDs, names, attributes, statuses: a task's events all
+/// carry its SID, attributes, channel, queue and workflow), kept once per workspace and
+/// named in an event by number. Values only ever join (an event log is never pruned, and
+/// every value here is one some event holds).
+#[derive(Debug, Clone, Default)]
+pub struct SharedValues {
+    values: Vec<Arc<str>>,
+    /// Positions in `values`, found by the value's hash.
+    index: HashTable<u32>,
+}
+
+fn value_hash(value: &str) -> u64 {
+    FxBuildHasher.hash_one(value)
+}
+
+impl SharedValues {
+    /// The number of `value`, added if new.
+    fn intern(&mut self, value: &str) -> Option<u32> {
+        let values = &self.values;
+        let at = |id: &u32| values.get(*id as usize).map_or("", |v| &**v);
+        if let Some(id) = self.index.find(value_hash(value), |id| at(id) == value) {
+            return Some(*id);
+        }
+        let id = u32::try_from(self.values.len())
+            .ok()
+            .filter(|id| *id < SHARED)?;
+        self.values.push(value.into());
+        let values = &self.values;
+        let at = |id: &u32| values.get(*id as usize).map_or("", |v| &**v);
+        self.index
+            .insert_unique(value_hash(value), id, |id| value_hash(at(id)));
+        Some(id)
+    }
+
+    /// The value numbered `id` (empty for a number no value has, which only a damaged
+    /// file could give).
+    fn get(&self, id: u32) -> &str {
+        self.values.get(id as usize).map_or("", |v| v)
+    }
+
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// Saved as the list of values, in number order.
+impl Serialize for SharedValues {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.values.iter().map(|v| &**v))
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedValues {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let values = Vec::<String>::deserialize(deserializer)?;
+        let mut shared = SharedValues::default();
+        for value in values {
+            // A value saved twice keeps both numbers (events may name either).
+            let id = u32::try_from(shared.values.len()).unwrap_or(u32::MAX);
+            shared.values.push(value.into());
+            let values = &shared.values;
+            let at = |id: &u32| values.get(*id as usize).map_or("", |v| &**v);
+            let hash = value_hash(at(&id));
+            shared
+                .index
+                .insert_unique(hash, id, |id| value_hash(at(id)));
+        }
+        Ok(shared)
+    }
+}
+
+/// An event's fields, compact: per field the number of its (interned) name and either
+/// the number of its value among the workspace's [`SharedValues`] or where its value
+/// ends in the event's own `text` (values that are new at every event, the `_ms`
+/// durations, and JSON values). The event log is most of a busy emulator's memory; a
+/// JSON map per event cost about 3 KB, a packed string of every value about 500 bytes,
+/// this about 100.
 #[derive(Debug, Clone, Default)]
 pub struct EventData {
     text: Box<str>,
-    /// (name, end of the value in `text`; the top bit set when the value is JSON text
-    /// rather than a string)
-    fields: Box<[(u16, u32)]>,
+    /// (name, value: with [`SHARED`] set, the number of a shared value; otherwise the
+    /// end of the value in `text`, with [`JSON_VALUE`] set when it is JSON text rather
+    /// than a string)
+    fields: Box<[Field]>,
+}
+
+/// One field of an [`EventData`]: its name number and its value word, in six bytes
+/// (a `(u16, u32)` pair would take eight).
+#[derive(Debug, Clone, Copy)]
+struct Field([u16; 3]);
+
+const _: () = assert!(std::mem::size_of::<Field>() == 6);
+
+impl Field {
+    fn new(name: u16, value: u32) -> Field {
+        Field([name, (value & 0xffff) as u16, (value >> 16) as u16])
+    }
+    fn name(self) -> u16 {
+        self.0[0]
+    }
+    fn value(self) -> u32 {
+        u32::from(self.0[1]) | (u32::from(self.0[2]) << 16)
+    }
 }
 
 const JSON_VALUE: u32 = 1 << 31;
+const SHARED: u32 = 1 << 30;
+const NUMBER: u32 = SHARED - 1;
 
-/// Saved as `[name, value, is_json]` triples: name numbers are this process's own.
+/// Whether a field's values are worth sharing: every string but the millisecond
+/// durations, which are new at nearly every event.
+fn shared_field(name: &str) -> bool {
+    !name.ends_with("_ms")
+}
+
+/// A value as saved: its text, or the number of a shared value.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SavedValue<'a> {
+    Shared(u32),
+    #[serde(borrow)]
+    Text(std::borrow::Cow<'a, str>),
+}
+
+/// Saved as `[name, value, is_json]` triples (name numbers are this process's own), a
+/// shared value as its number.
 impl Serialize for EventData {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
+        let names = names();
+        serializer.collect_seq(self.raw().map(|(name, value, json)| {
+            let name = names.get(usize::from(name)).copied().unwrap_or("");
+            let value = match value {
+                Raw::Shared(id) => SavedValue::Shared(id),
+                Raw::Text(text) => SavedValue::Text(text.into()),
+            };
+            (name, value, json)
+        }))
     }
 }
 
 impl<'de> Deserialize<'de> for EventData {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let fields = Vec::<(String, String, bool)>::deserialize(deserializer)?;
+        let fields = Vec::<(String, SavedValue<'de>, bool)>::deserialize(deserializer)?;
         if let Some((name, _, _)) = fields.iter().find(|(name, _, _)| name.len() > 64) {
             return Err(D::Error::custom(format!("unknown event field {name:?}")));
         }
-        Ok(EventData::from_fields(fields.iter().map(
-            |(name, value, json)| (name.as_str(), value.as_str(), *json),
-        )))
+        let mut text = String::new();
+        let mut packed = Vec::with_capacity(fields.len());
+        for (name, value, json) in &fields {
+            let value = match value {
+                SavedValue::Shared(id) if *id <= NUMBER => id | SHARED,
+                SavedValue::Shared(id) => {
+                    return Err(D::Error::custom(format!("shared value {id} out of range")))
+                }
+                SavedValue::Text(value) => {
+                    text.push_str(value);
+                    end(&text) | if *json { JSON_VALUE } else { 0 }
+                }
+            };
+            packed.push(Field::new(name_id(name), value));
+        }
+        Ok(EventData {
+            text: text.into_boxed_str(),
+            fields: packed.into_boxed_slice(),
+        })
     }
 }
 
+/// Where the value just added to `text` ends.
+fn end(text: &str) -> u32 {
+    u32::try_from(text.len()).unwrap_or(NUMBER).min(NUMBER)
+}
+
+/// A field's value as stored.
+enum Raw<'a> {
+    Shared(u32),
+    Text(&'a str),
+}
+
 impl EventData {
-    /// Pack a map (values are strings; anything else is kept as its JSON text).
-    pub fn from_map(map: serde_json::Map<String, Value>) -> EventData {
+    /// Pack a map (values are strings; anything else is kept as its JSON text), sharing
+    /// the values worth sharing through `shared`.
+    pub fn from_map(map: serde_json::Map<String, Value>, shared: &mut SharedValues) -> EventData {
         let mut text = String::new();
         let mut fields = Vec::with_capacity(map.len());
         for (key, value) in map {
-            let flag = match value {
+            let value = match value {
                 Value::String(value) => {
-                    text.push_str(&value);
-                    0
+                    match shared_field(&key).then(|| shared.intern(&value)).flatten() {
+                        Some(id) => id | SHARED,
+                        None => {
+                            text.push_str(&value);
+                            end(&text)
+                        }
+                    }
                 }
                 other => {
                     text.push_str(&other.to_string());
-                    JSON_VALUE
+                    end(&text) | JSON_VALUE
                 }
             };
-            let end = u32::try_from(text.len())
-                .unwrap_or(JSON_VALUE - 1)
-                .min(JSON_VALUE - 1);
-            fields.push((name_id(&key), end | flag));
+            fields.push(Field::new(name_id(&key), value));
         }
         EventData {
             text: text.into_boxed_str(),
@@ -105,7 +258,7 @@ impl EventData {
     }
 
     /// Pack fields given as (name, value text, whether the text is JSON), as
-    /// [`EventData::iter`] gives them.
+    /// [`EventData::iter`] gives them, every value the event's own.
     pub fn from_fields<'a>(
         fields: impl IntoIterator<Item = (&'a str, &'a str, bool)>,
     ) -> EventData {
@@ -113,10 +266,10 @@ impl EventData {
         let mut packed = Vec::new();
         for (name, value, json) in fields {
             text.push_str(value);
-            let end = u32::try_from(text.len())
-                .unwrap_or(JSON_VALUE - 1)
-                .min(JSON_VALUE - 1);
-            packed.push((name_id(name), end | if json { JSON_VALUE } else { 0 }));
+            packed.push(Field::new(
+                name_id(name),
+                end(&text) | if json { JSON_VALUE } else { 0 },
+            ));
         }
         EventData {
             text: text.into_boxed_str(),
@@ -124,17 +277,36 @@ impl EventData {
         }
     }
 
-    /// Every field in order: name, value text, whether the text is JSON.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str, bool)> + '_ {
-        let names = names();
+    /// Every field as stored: name number, value, whether JSON.
+    fn raw(&self) -> impl Iterator<Item = (u16, Raw<'_>, bool)> + '_ {
         let mut start = 0usize;
-        self.fields.iter().map(move |(name, end)| {
-            let json = end & JSON_VALUE != 0;
-            let end = ((end & !JSON_VALUE) as usize).min(self.text.len());
-            let value = self.text.get(start..end).unwrap_or("");
-            start = end;
+        self.fields.iter().map(move |field| {
+            let (name, value) = (field.name(), field.value());
+            if value & SHARED != 0 {
+                return (name, Raw::Shared(value & NUMBER), false);
+            }
+            let json = value & JSON_VALUE != 0;
+            let stop = ((value & NUMBER) as usize).min(self.text.len());
+            let text = self.text.get(start..stop).unwrap_or("");
+            start = stop;
+            (name, Raw::Text(text), json)
+        })
+    }
+
+    /// Every field in order: name, value text, whether the text is JSON (`shared`: the
+    /// workspace's values).
+    pub fn iter<'a>(
+        &'a self,
+        shared: &'a SharedValues,
+    ) -> impl Iterator<Item = (&'static str, &'a str, bool)> + 'a {
+        let names = names();
+        self.raw().map(move |(name, value, json)| {
+            let value = match value {
+                Raw::Shared(id) => shared.get(id),
+                Raw::Text(text) => text,
+            };
             (
-                names.get(usize::from(*name)).copied().unwrap_or(""),
+                names.get(usize::from(name)).copied().unwrap_or(""),
                 value,
                 json,
             )
@@ -142,24 +314,20 @@ impl EventData {
     }
 
     /// A string field's value (no name table copy: statistics read fields of every event).
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub fn get<'a>(&'a self, shared: &'a SharedValues, key: &str) -> Option<&'a str> {
         let id = *name_table().1.get(key)?;
-        let mut start = 0usize;
-        for (name, end) in self.fields.iter() {
-            let stop = ((end & !JSON_VALUE) as usize).min(self.text.len());
-            if *name == id {
-                return (end & JSON_VALUE == 0)
-                    .then(|| self.text.get(start..stop))
-                    .flatten();
-            }
-            start = stop;
-        }
-        None
+        self.raw()
+            .find(|(name, _, _)| *name == id)
+            .and_then(|(_, value, json)| match value {
+                Raw::Shared(number) => Some(shared.get(number)),
+                // Only string values answer, as `Value::as_str` did.
+                Raw::Text(text) => (!json).then_some(text),
+            })
     }
 
     /// The fields as a JSON object, in order.
-    pub fn to_map(&self) -> serde_json::Map<String, Value> {
-        self.iter()
+    pub fn to_map(&self, shared: &SharedValues) -> serde_json::Map<String, Value> {
+        self.iter(shared)
             .map(|(name, value, json)| {
                 let value = if json {
                     serde_json::from_str(value).unwrap_or(Value::Null)

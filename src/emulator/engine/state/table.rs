@@ -1,8 +1,10 @@
 //! [`Table`]: the ordered, copy-on-write collection every kind of record is kept in.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Records that live in a [`Table`] (cloned only when changed while a snapshot shares
@@ -25,9 +27,11 @@ pub trait Record: Clone {
 #[derive(Debug, Clone)]
 pub struct Table<T> {
     items: Vec<Option<Arc<T>>>,
+    /// The position of each live record, found by the hash of its SID and checked
+    /// against the record's own [`Record::sid`]: the index keeps no copy of the SIDs.
     // Every key is a SID the emulator generated itself, so SipHash's defence against
     // keys chosen to collide buys nothing; rustc-hash is much cheaper per lookup.
-    index: FxHashMap<String, u64>,
+    index: HashTable<u64>,
     /// Positions of removed records (live ones are in `index`).
     removed: FxHashMap<String, u64>,
     live: usize,
@@ -37,26 +41,62 @@ impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
             items: Vec::new(),
-            index: FxHashMap::default(),
+            index: HashTable::new(),
             removed: FxHashMap::default(),
             live: 0,
         }
     }
 }
 
+fn hash(sid: &str) -> u64 {
+    FxBuildHasher.hash_one(sid)
+}
+
 impl<T: Record> Table<T> {
+    /// The SID of the live record at `position` ("" for an empty slot, which the index
+    /// never points at).
+    fn sid_at(items: &[Option<Arc<T>>], position: u64) -> &str {
+        usize::try_from(position)
+            .ok()
+            .and_then(|at| items.get(at))
+            .and_then(|slot| slot.as_deref())
+            .map_or("", |item| item.sid())
+    }
+    /// The position of the live record with this SID.
+    fn find(&self, sid: &str) -> Option<u64> {
+        let items = &self.items;
+        self.index
+            .find(hash(sid), |at| Self::sid_at(items, *at) == sid)
+            .copied()
+    }
+    /// Take this SID out of the index, with its position.
+    fn unindex(&mut self, sid: &str) -> Option<u64> {
+        let items = &self.items;
+        let entry = self
+            .index
+            .find_entry(hash(sid), |at| Self::sid_at(items, *at) == sid)
+            .ok()?;
+        Some(entry.remove().0)
+    }
+    /// Index the live record at `position`.
+    fn index_at(&mut self, position: u64) {
+        let items = &self.items;
+        let sid_hash = hash(Self::sid_at(items, position));
+        self.index
+            .insert_unique(sid_hash, position, |at| hash(Self::sid_at(items, *at)));
+    }
+
     /// Add a record at the end.
     pub fn insert(&mut self, item: T) {
-        let sid = item.sid().to_string();
-        if let Some(old) = self.index.get(&sid).copied() {
+        if let Some(old) = self.unindex(item.sid()) {
             // The same SID again replaces the record, at the end.
             self.take(old);
         }
         let position = self.items.len() as u64;
+        self.removed.remove(item.sid());
         self.items.push(Some(Arc::new(item)));
         self.live += 1;
-        self.removed.remove(&sid);
-        self.index.insert(sid, position);
+        self.index_at(position);
     }
     fn take(&mut self, position: u64) -> Option<T> {
         let slot = self.items.get_mut(usize::try_from(position).ok()?)?;
@@ -71,17 +111,17 @@ impl<T: Record> Table<T> {
     }
     /// The record with this SID.
     pub fn get(&self, sid: &str) -> Option<&T> {
-        self.slot(*self.index.get(sid)?)
+        self.slot(self.find(sid)?)
     }
     /// The record with this SID, mutably.
     pub fn get_mut(&mut self, sid: &str) -> Option<&mut T> {
-        let position = usize::try_from(*self.index.get(sid)?).ok()?;
+        let position = usize::try_from(self.find(sid)?).ok()?;
         self.items.get_mut(position)?.as_mut().map(Arc::make_mut)
     }
     /// Remove and return the record with this SID.
     pub fn remove(&mut self, sid: &str) -> Option<T> {
-        let (sid, position) = self.index.remove_entry(sid)?;
-        self.removed.insert(sid, position);
+        let position = self.unindex(sid)?;
+        self.removed.insert(sid.to_string(), position);
         self.take(position)
     }
     /// Records in creation order.
@@ -96,10 +136,7 @@ impl<T: Record> Table<T> {
     }
     /// Records created after the one named `sid` (a page token's position).
     pub fn position(&self, sid: &str) -> Option<u64> {
-        self.index
-            .get(sid)
-            .or_else(|| self.removed.get(sid))
-            .copied()
+        self.find(sid).or_else(|| self.removed.get(sid).copied())
     }
     /// Records from position `after` (exclusive) on.
     pub fn after(&self, after: Option<u64>) -> impl Iterator<Item = &T> {
@@ -113,7 +150,7 @@ impl<T: Record> Table<T> {
     }
     /// The creation position of a record.
     pub fn position_of(&self, sid: &str) -> Option<u64> {
-        self.index.get(sid).copied()
+        self.find(sid)
     }
     /// How many records.
     pub fn len(&self) -> usize {
@@ -185,24 +222,22 @@ impl<'de, T: Deserialize<'de> + Record> Deserialize<'de> for Table<T> {
                 .collect(),
             ..Table::default()
         };
-        for (position, item) in table.items.iter().enumerate() {
-            if let Some(item) = item {
-                if table
-                    .index
-                    .insert(item.sid().to_string(), position as u64)
-                    .is_some()
-                {
-                    return Err(D::Error::custom(format!("{} appears twice", item.sid())));
-                }
-                table.live += 1;
+        for position in 0..table.items.len() {
+            let Some(sid) = table.items[position].as_deref().map(|item| item.sid()) else {
+                continue;
+            };
+            if table.find(sid).is_some() {
+                return Err(D::Error::custom(format!("{sid} appears twice")));
             }
+            table.index_at(position as u64);
+            table.live += 1;
         }
         for (sid, position) in saved.removed {
             let empty = usize::try_from(position)
                 .ok()
                 .and_then(|at| table.items.get(at))
                 .is_some_and(Option::is_none);
-            if !empty || table.index.contains_key(&sid) {
+            if !empty || table.find(&sid).is_some() {
                 return Err(D::Error::custom(format!(
                     "removed {sid} at position {position} is not an empty slot"
                 )));
