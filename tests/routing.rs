@@ -936,3 +936,50 @@ proptest! {
         }
     }
 }
+
+/// The engine decides each event callback as the event happens: only the types the
+/// workspace's EventsFilter lists become deliveries, each with the URL and the signed
+/// form parameters, so the runner has nothing left to look up.
+#[test]
+fn event_deliveries_are_decided_when_the_event_happens() {
+    let mut world = World::new();
+    let ws = world.ws.clone();
+    world.apply(Command::UpdateWorkspace {
+        workspace: ws.clone(),
+        params: UpdateWorkspaceParams {
+            event_callback_url: Some("https://example.com/events".into()),
+            events_filter: Some("task.created, task.canceled".into()),
+            ..Default::default()
+        },
+    });
+    let queue = world.queue("All", "1==1");
+    let workflow = world.workflow(json!({"task_routing": {"filters": [
+        {"expression": "1==1", "targets": [{"queue": queue}]}
+    ]}}));
+    world.effects.clear();
+    let task = world.task(&workflow, json!({"kind": "call"}));
+    let deliveries: Vec<(&str, &[(String, String)])> = world
+        .effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Event { url, params, .. } => Some((url.as_str(), params.as_slice())),
+            Effect::AssignmentCallback { .. } => None,
+        })
+        .collect();
+    // workflow.entered, task-queue.entered … happened too, but the filter lets only
+    // task.created through.
+    assert!(world.events().len() > 1, "{:?}", world.events());
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    let (url, params) = deliveries[0];
+    assert_eq!(url, "https://example.com/events");
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    assert_eq!(param("EventType"), Some("task.created"));
+    assert_eq!(param("WorkspaceSid"), Some(ws.as_str()));
+    assert_eq!(param("TaskSid"), Some(task.as_str()));
+    assert_eq!(param("TaskAttributes"), Some(r#"{"kind":"call"}"#));
+}

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::clock::Clock;
-use super::engine::{self, Command, Effect, Engine, EngineError, Millis, Outcome};
+use super::engine::{Command, Effect, Engine, EngineError, Millis, Outcome};
 use crate::api::Secret;
 
 /// Credentials the emulator accepts.
@@ -68,16 +68,6 @@ impl App {
     /// When the next timer is due.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.lock().next_deadline()
-    }
-
-    /// The URL and form parameters to deliver `event` of `workspace` (see
-    /// [`engine::delivery::event_callback`]).
-    pub fn event_callback(
-        &self,
-        workspace: &str,
-        event: &str,
-    ) -> Option<(String, Vec<(String, String)>)> {
-        engine::delivery::event_callback(self.lock().state(), workspace, event)
     }
 
     /// The engine, locked, with every timer due by `now` fired first (and its effects

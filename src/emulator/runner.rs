@@ -25,6 +25,12 @@ use crate::serve::callback::{CallbackKind, ASSIGNMENT_TIMEOUT, EVENT_TIMEOUT, MA
 use crate::serve::reply::{judge, Reading};
 use crate::serve::send::{self, Limits, SendError, Target};
 
+/// One event callback to send (built by the engine when the event happened).
+struct Delivery {
+    url: String,
+    params: Vec<(String, String)>,
+}
+
 /// Events waiting per workspace before new ones are dropped.
 pub const EVENT_QUEUE_CAPACITY: usize = 50_000;
 
@@ -35,8 +41,6 @@ pub struct DeliveryReport {
     pub delivered: u64,
     /// Sent, but no 2xx answer in time (refused, timed out, error status).
     pub failed: u64,
-    /// Not sent: the workspace's `EventsFilter` left them out, or it had no URL any more.
-    pub skipped: u64,
     /// Dropped because the workspace's queue was full.
     pub dropped: u64,
     /// Still queued (or in flight) when the drain deadline passed.
@@ -47,14 +51,13 @@ pub struct DeliveryReport {
 struct Counters {
     delivered: AtomicU64,
     failed: AtomicU64,
-    skipped: AtomicU64,
     dropped: AtomicU64,
 }
 
 /// One workspace's queue: its sender, its delivering task, and how many events it holds
 /// or is sending.
 struct Queue {
-    sender: mpsc::Sender<String>,
+    sender: mpsc::Sender<Delivery>,
     worker: tokio::task::JoinHandle<()>,
     pending: Arc<AtomicUsize>,
 }
@@ -77,7 +80,7 @@ struct QueuesState {
 }
 
 impl EventQueues {
-    fn enqueue(self: &Arc<Self>, workspace: String, event: String) {
+    fn enqueue(self: &Arc<Self>, workspace: String, event: Delivery) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.closed {
             state.late += 1;
@@ -117,61 +120,55 @@ impl EventQueues {
     async fn deliver(
         self: Arc<Self>,
         workspace: String,
-        mut receiver: mpsc::Receiver<String>,
+        mut receiver: mpsc::Receiver<Delivery>,
         pending: Arc<AtomicUsize>,
     ) {
         let mut failing: u64 = 0;
         while let Some(event) = receiver.recv().await {
-            match self.app.event_callback(&workspace, &event) {
-                None => {
-                    self.counters.skipped.fetch_add(1, Ordering::Relaxed);
+            let Delivery { url, params } = event;
+            let token = self.app.credentials.auth_token.expose().to_string();
+            let limits = Limits {
+                timeout: EVENT_TIMEOUT,
+                max_reply: MAX_REPLY,
+            };
+            let sent = match Target::parse(&url) {
+                Ok(target) => send::send(&self.http, &token, &target, &params, limits)
+                    .await
+                    .map(|answer| answer.status),
+                Err(reason) => Err(SendError::Other(reason)),
+            };
+            // Only the status matters for events: a 2xx whose body is over the
+            // cap (never read) is still delivered.
+            let outcome = match sent {
+                Ok(status) | Err(SendError::TooLarge { status, .. })
+                    if (200..=299).contains(&status) =>
+                {
+                    Ok(())
                 }
-                Some((url, params)) => {
-                    let token = self.app.credentials.auth_token.expose().to_string();
-                    let limits = Limits {
-                        timeout: EVENT_TIMEOUT,
-                        max_reply: MAX_REPLY,
-                    };
-                    let sent = match Target::parse(&url) {
-                        Ok(target) => send::send(&self.http, &token, &target, &params, limits)
-                            .await
-                            .map(|answer| answer.status),
-                        Err(reason) => Err(SendError::Other(reason)),
-                    };
-                    // Only the status matters for events: a 2xx whose body is over the
-                    // cap (never read) is still delivered.
-                    let outcome = match sent {
-                        Ok(status) | Err(SendError::TooLarge { status, .. })
-                            if (200..=299).contains(&status) =>
-                        {
-                            Ok(())
-                        }
-                        Ok(status) | Err(SendError::TooLarge { status, .. }) => {
-                            Err(format!("answered HTTP {status}"))
-                        }
-                        Err(reason) => Err(reason.to_string()),
-                    };
-                    match outcome {
-                        Ok(()) => {
-                            self.counters.delivered.fetch_add(1, Ordering::Relaxed);
-                            if failing > 0 {
-                                self.notify(&format!(
-                                    "event callbacks of {workspace} delivered again after {failing} failure(s)"
-                                ));
-                                failing = 0;
-                            }
-                        }
-                        Err(reason) => {
-                            self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                            if failing == 0 {
-                                self.notify(&format!(
-                                    "event callback to {} failed ({reason}); the event is not sent again, and further failures are counted until one succeeds",
-                                    crate::api::redact_url(&url)
-                                ));
-                            }
-                            failing += 1;
-                        }
+                Ok(status) | Err(SendError::TooLarge { status, .. }) => {
+                    Err(format!("answered HTTP {status}"))
+                }
+                Err(reason) => Err(reason.to_string()),
+            };
+            match outcome {
+                Ok(()) => {
+                    self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    if failing > 0 {
+                        self.notify(&format!(
+                            "event callbacks of {workspace} delivered again after {failing} failure(s)"
+                        ));
+                        failing = 0;
                     }
+                }
+                Err(reason) => {
+                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    if failing == 0 {
+                        self.notify(&format!(
+                            "event callback to {} failed ({reason}); the event is not sent again, and further failures are counted until one succeeds",
+                            crate::api::redact_url(&url)
+                        ));
+                    }
+                    failing += 1;
                 }
             }
             pending.fetch_sub(1, Ordering::AcqRel);
@@ -186,7 +183,6 @@ impl EventQueues {
         DeliveryReport {
             delivered: self.counters.delivered.load(Ordering::Relaxed),
             failed: self.counters.failed.load(Ordering::Relaxed),
-            skipped: self.counters.skipped.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
             undelivered,
         }
@@ -303,7 +299,12 @@ async fn dispatch(
                     });
                 });
             }
-            Effect::Event { workspace, event } => events.enqueue(workspace, event),
+            Effect::Event {
+                workspace,
+                url,
+                params,
+                ..
+            } => events.enqueue(workspace, Delivery { url, params }),
         }
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::context::Context;
 use super::state::{Event, EventData, EventType, Millis, Task, Worker, Workspace};
-use super::Effect;
+use super::{delivery, Effect};
 
 impl Context<'_> {
     /// Record an event about the resource `resource_sid` in the workspace's log and tell
@@ -24,8 +24,8 @@ impl Context<'_> {
         let Some(ws) = self.state.workspaces.get_mut(workspace) else {
             return;
         };
-        // Only a workspace with an event callback URL has anyone to deliver to (its
-        // EventsFilter is applied at delivery); the others skip the runner entirely.
+        // Only a workspace with an event callback URL has anyone to deliver to; the
+        // others skip the runner entirely.
         let deliver = ws.event_callback_url.is_some();
         let data = EventData::from_map(data, &mut ws.event_values);
         let event = Event::new(
@@ -37,11 +37,18 @@ impl Context<'_> {
             &ws.event_values,
         );
         ws.events.insert(event);
+        // The whole delivery is decided now, as the event happens: whether the
+        // EventsFilter lets it through, where it goes and what it says. The runner only
+        // sends it.
         if deliver {
-            self.effects.push(Effect::Event {
-                workspace: workspace.to_string(),
-                event: sid,
-            });
+            if let Some((url, params)) = delivery::event_callback(self.state, workspace, &sid) {
+                self.effects.push(Effect::Event {
+                    workspace: workspace.to_string(),
+                    event: sid,
+                    url,
+                    params,
+                });
+            }
         }
     }
 }

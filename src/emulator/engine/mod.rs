@@ -202,13 +202,17 @@ pub enum Effect {
         /// The form parameters to sign and send.
         params: Vec<(String, String)>,
     },
-    /// An event was recorded in a workspace with an event callback URL (to be delivered
-    /// there, if its EventsFilter lets it through).
+    /// POST an event callback: an event was recorded in a workspace with an event
+    /// callback URL whose `EventsFilter` lets it through.
     Event {
         /// Workspace.
         workspace: String,
         /// The event's SID.
         event: String,
+        /// The workspace's EventCallbackUrl when the event happened.
+        url: String,
+        /// The form parameters to sign and send.
+        params: Vec<(String, String)>,
     },
 }
 
