@@ -111,6 +111,27 @@ pub struct Position<T> {
     overdue: bool,
 }
 
+/// A [`Position`] taken apart ([`Position::parts`], [`Position::from_parts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts<T> {
+    /// The filter (`None` once ended).
+    pub filter: Option<FilterChoice>,
+    /// The step in that filter (0 for the default filter).
+    pub step: usize,
+    /// When the filter was entered.
+    pub filter_entered: T,
+    /// When the step times out.
+    pub deadline: Option<T>,
+    /// The priority in force.
+    pub priority: u32,
+    /// The move counter.
+    pub epoch: u32,
+    /// A deadline came while the task could not move.
+    pub overdue: bool,
+    /// Why the walk ended, once it has.
+    pub ended: Option<EndReason>,
+}
+
 /// How a task leaves a step other than by ending the walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -334,6 +355,50 @@ impl<T: Instant> Position<T> {
     pub fn defer_timeout(&mut self) {
         if self.deadline.is_some() && self.ended().is_none() {
             self.overdue = true;
+        }
+    }
+
+    /// Whether a deadline came while the task could not move ([`defer_timeout`]
+    /// (Self::defer_timeout)) and it has not moved since: nobody should be offered it
+    /// until it does.
+    pub fn is_overdue(&self) -> bool {
+        self.overdue
+    }
+
+    /// Everything the position holds, for a caller that saves positions in a format of
+    /// its own ([`from_parts`](Self::from_parts) makes the same position again).
+    pub fn parts(&self) -> Parts<T> {
+        Parts {
+            filter: self.filter(),
+            step: self.step(),
+            filter_entered: self.filter_entered,
+            deadline: self.deadline,
+            priority: self.priority,
+            epoch: self.epoch,
+            overdue: self.overdue,
+            ended: self.ended(),
+        }
+    }
+
+    /// The position [`parts`](Self::parts) described. `ended` wins over `filter`; no
+    /// filter and no end reads as the default filter.
+    pub fn from_parts(parts: Parts<T>) -> Position<T> {
+        let place = match (parts.ended, parts.filter) {
+            (Some(reason), _) => Place::Ended(reason),
+            (None, Some(FilterChoice::Filter(filter))) => Place::Step {
+                filter: small(filter),
+                step: small(parts.step),
+            },
+            (None, Some(FilterChoice::Default) | None) => Place::Default,
+        };
+        let open = parts.ended.is_none();
+        Position {
+            place,
+            filter_entered: parts.filter_entered,
+            deadline: parts.deadline.filter(|_| open),
+            priority: parts.priority,
+            epoch: parts.epoch,
+            overdue: parts.overdue && open,
         }
     }
 
@@ -751,6 +816,24 @@ mod tests {
         assert_eq!(position.step(), 1);
         assert_eq!(position.deadline(), Some(Millis(21_000)));
         assert!(!position.is_due(Millis(13_000)));
+    }
+
+    #[test]
+    fn a_position_resumes_from_its_parts() {
+        let workflow = workflow(json!({"task_routing": {"filters": [
+            {"expression": "1==1", "targets": [{"queue": "QA", "timeout": 10}, {"queue": "QB", "priority": 2, "timeout": 10}]}]}}));
+        let attributes = json!({});
+        let cx = cx(&workflow, &attributes);
+        let (mut position, _) = Position::start(&cx, 0u64, 1);
+        position.time_out(&cx, 10).count();
+        position.defer_timeout();
+        assert!(position.is_overdue());
+        assert_eq!(Position::from_parts(position.parts()), position);
+        position.time_out(&cx, 20).count();
+        assert!(!position.is_overdue());
+        let ended = Position::from_parts(position.parts());
+        assert_eq!(ended, position);
+        assert_eq!(ended.ended(), Some(EndReason::WorkflowTimeout));
     }
 
     #[test]

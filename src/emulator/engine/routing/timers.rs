@@ -1,7 +1,5 @@
 //! Firing deadlines: reservation timeouts, step timeouts, task TTLs, cleanup.
 
-use serde_json::Map;
-
 use crate::emulator::engine::context::{is_terminal, Context};
 use crate::emulator::engine::state::Deadline;
 
@@ -26,24 +24,12 @@ impl Context<'_> {
                 else {
                     return;
                 };
-                let current = t
-                    .routing
-                    .as_ref()
-                    .is_some_and(|r| r.generation == generation);
+                let current = t.routing.as_ref().is_some_and(|r| r.is_current(generation));
                 if !current {
                     return;
                 }
                 match t.assignment_status.as_str() {
-                    "pending" => {
-                        self.emit_task(
-                            &workspace,
-                            &task,
-                            "task-queue.timeout",
-                            format!("Task {task} timed out of its queue"),
-                            Map::new(),
-                        );
-                        self.next_step(&workspace, &task, false);
-                    }
+                    "pending" => self.step_timed_out(&workspace, &task),
                     // A pending reservation is left to finish; the task moves on if it ends
                     // unaccepted (UNCONFIRMED: TaskRouter's docs do not say).
                     "reserved" => {
@@ -51,7 +37,7 @@ impl Context<'_> {
                             .task_mut(&workspace, &task)
                             .and_then(|t| t.routing.as_mut())
                         {
-                            routing.expired = true;
+                            routing.position.defer_timeout();
                         }
                     }
                     _ => {}
