@@ -376,6 +376,44 @@ fn a_reservation_made_mid_advance_times_out_from_its_creation() {
     assert_eq!((s.status.as_str(), s.entered), ("pending", Some(10_000)));
 }
 
+#[test]
+fn a_step_timer_of_the_walk_before_new_attributes_does_not_move_the_new_walk() {
+    // Q1 times out at 30. New attributes at 10 start the walk again: Q1 is entered at 10
+    // and its deadline is 40 (filter entry plus 30, ROUTING.md §2.7 suggestion). The
+    // timer set for 30 belongs to the old walk and must not move the task then.
+    let mut w = World::new();
+    let queues: Vec<String> = (1..=3)
+        .map(|n| w.queue(&format!("Q{n}"), &format!("q{n} == 1")))
+        .collect();
+    let workflow = w.workflow(
+        json!({"task_routing": {"filters": [{"expression": "1==1",
+            "targets": [{"queue": queues[0], "timeout": 30}, {"queue": queues[1]}]}]}}),
+        None,
+    );
+    let task = w.task(&workflow, None);
+    w.now = T0 + 10_000;
+    w.apply(Command::UpdateTask {
+        workspace: w.ws.clone(),
+        sid: task.clone(),
+        params: UpdateTaskParams {
+            attributes: Some(r#"{"x": 1}"#.into()),
+            ..Default::default()
+        },
+    });
+    w.tick_at(35_000);
+    let s = w.summary(&task);
+    assert_eq!(
+        (s.queue.as_deref(), s.entered),
+        (Some(queues[0].as_str()), Some(10_000))
+    );
+    w.tick_at(40_000);
+    let s = w.summary(&task);
+    assert_eq!(
+        (s.queue.as_deref(), s.entered),
+        (Some(queues[1].as_str()), Some(40_000))
+    );
+}
+
 /// A random workflow: 1–3 filters (each true or false) of 1–3 targets over Q1–Q3 with
 /// timeouts of 1–40 s or none.
 /// Filters as (matches?, targets as (queue index, timeout)).

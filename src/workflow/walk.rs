@@ -11,6 +11,7 @@
 //!
 //! - [`Position::start`]: the task enters the workflow at an instant (first matching
 //!   filter, else the default filter, else it ends with [`EndReason::NoFilterMatched`]);
+//!   [`Position::restart`] does it again for a task already walking;
 //! - [`Position::skip`]: the step just entered is skipped (the caller decided that its
 //!   `skip_if` holds and nobody was reservable, ROUTING.md §2.3.4);
 //! - [`Position::time_out`]: the step's cumulative deadline has come (§2.3.3);
@@ -256,12 +257,31 @@ impl<T: Instant> Position<T> {
     /// created with): the first filter whose expression holds, else the default filter,
     /// else the walk ends with [`EndReason::NoFilterMatched`] (ROUTING.md §2.3.1).
     pub fn start(cx: &WalkContext<'_>, at: T, priority: u32) -> (Position<T>, Transition<T>) {
+        Position::begin(cx, at, priority, 0)
+    }
+
+    /// The task walks its workflow again from the top at `at`, as [`start`](Self::start)
+    /// does (its attributes changed, or its workflow was re-evaluated, ROUTING.md §2.7),
+    /// and the epoch keeps moving on, so no timer set for the walk before is taken for
+    /// one of the new walk.
+    pub fn restart(&mut self, cx: &WalkContext<'_>, at: T, priority: u32) -> Transition<T> {
+        let (position, transition) = Position::begin(cx, at, priority, self.epoch);
+        *self = position;
+        transition
+    }
+
+    fn begin(
+        cx: &WalkContext<'_>,
+        at: T,
+        priority: u32,
+        epoch: u32,
+    ) -> (Position<T>, Transition<T>) {
         let mut position = Position {
             place: Place::Ended(EndReason::NoFilterMatched),
             filter_entered: at,
             deadline: None,
             priority,
-            epoch: 0,
+            epoch,
             overdue: false,
         };
         let transition = position.select(cx, 0, true, EndReason::NoFilterMatched, at);
@@ -834,6 +854,21 @@ mod tests {
         let ended = Position::from_parts(position.parts());
         assert_eq!(ended, position);
         assert_eq!(ended.ended(), Some(EndReason::WorkflowTimeout));
+    }
+
+    #[test]
+    fn a_restart_walks_from_the_top_with_a_new_epoch() {
+        let workflow = workflow(json!({"task_routing": {"filters": [
+            {"expression": "a == 1", "targets": [{"queue": "QA", "timeout": 30}]},
+            {"expression": "1==1", "targets": [{"queue": "QB", "timeout": 30}]}]}}));
+        let first = json!({"a": 1});
+        let (mut position, _) = Position::start(&cx(&workflow, &first), 0u64, 0);
+        let before = position.epoch();
+        let second = json!({"a": 2});
+        let entered = position.restart(&cx(&workflow, &second), 10, 0);
+        assert!(matches!(entered, Transition::Entered(e) if e.filter == FilterChoice::Filter(1)));
+        assert_eq!(position.deadline(), Some(40));
+        assert_ne!(position.epoch(), before);
     }
 
     #[test]

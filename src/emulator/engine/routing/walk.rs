@@ -44,7 +44,16 @@ impl Context<'_> {
             time: Some(time_of_day(now)),
         };
         let priority = u32::try_from(task.priority.max(0)).unwrap_or(u32::MAX);
-        let (position, first) = Position::start(&cx, WalkMillis(now), priority);
+        // Walking again (new attributes, a re-evaluated workflow): from the top, with an
+        // epoch that tells the old walk's step timers apart from the new one's.
+        let (position, first) = match &task.routing {
+            Some(routing) => {
+                let mut position = routing.position;
+                let first = position.restart(&cx, WalkMillis(now), priority);
+                (position, first)
+            }
+            None => Position::start(&cx, WalkMillis(now), priority),
+        };
         if let Some(task) = self.task_mut(workspace, task_sid) {
             task.routing = Some(Routing {
                 workflow: compiled,
