@@ -267,6 +267,7 @@ fn two_filters_30_then_10(q: &[String]) -> Value {
     ]}})
 }
 
+/// Issue 14, reproduction (1).
 #[test]
 fn a_later_filter_entered_mid_advance_times_out_from_its_own_entry() {
     let scenario = Scenario::plain(two_filters_30_then_10, None);
@@ -288,6 +289,7 @@ fn a_later_filter_entered_mid_advance_times_out_from_its_own_entry() {
         .any(|(kind, _, at)| *kind == "workflow.timeout" && *at == 40_000));
 }
 
+/// Issue 14, reproduction (2).
 #[test]
 fn a_second_filter_entered_mid_advance_reaches_its_last_target() {
     let scenario = Scenario::plain(
@@ -306,6 +308,7 @@ fn a_second_filter_entered_mid_advance_reaches_its_last_target() {
     assert_eq!(observed(&s), planned(&w, &task, 70));
 }
 
+/// Issue 14, reproduction (3).
 #[test]
 fn the_next_step_is_entered_at_the_deadline_not_at_the_end_of_the_advance() {
     let scenario = Scenario::plain(
@@ -330,6 +333,7 @@ fn the_next_step_is_entered_at_the_deadline_not_at_the_end_of_the_advance() {
     assert_eq!(moved, vec![5_000]);
 }
 
+/// Issue 14, reproduction (4).
 #[test]
 fn a_workflow_timeout_before_the_ttl_wins_even_if_one_advance_passes_both() {
     let scenario = Scenario::plain(

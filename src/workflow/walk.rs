@@ -23,6 +23,12 @@
 //! same and also apply skips on entry themselves, asking a predicate, for callers that
 //! have nothing to do between entering a step and deciding its skip.
 //!
+//! Two callers drive it, so they cannot disagree: [`plan`](super::plan) (behind `trctl
+//! workflow test`, with simulated ages) and the emulator's routing
+//! (`emulator::engine::routing::walk`, with real events: a task's creation or new
+//! attributes, step timers, a reservation that ends unaccepted after the deadline). The
+//! differential test in `tests/differential.rs` checks that they agree.
+//!
 //! # TTL against step deadlines
 //!
 //! The machine keeps no TTL; the caller knows it. The one rule both callers follow is
