@@ -358,6 +358,33 @@ fn a_workflow_timeout_before_the_ttl_wins_even_if_one_advance_passes_both() {
 }
 
 #[test]
+fn a_step_deadline_at_the_ttl_loses_to_the_ttl() {
+    // The step's deadline and the TTL are both at 100 s: the TTL comes first (the rule
+    // `workflow::walk` documents and `plan` follows), so the task never enters Q2.
+    let scenario = Scenario::plain(
+        |q| {
+            json!({"task_routing": {"filters": [{"expression": "1==1",
+                "targets": [{"queue": q[0], "timeout": 100}, {"queue": q[1]}]}]}})
+        },
+        Some(100),
+    );
+    let (w, task, s) = scenario.one_and_many(120_000, 10_000);
+    assert_eq!(
+        observed(&s),
+        (
+            "canceled: Task TTL Exceeded".to_string(),
+            None,
+            Some(100_000)
+        )
+    );
+    assert_eq!(observed(&s), planned(&w, &task, 120));
+    assert!(!s
+        .events
+        .iter()
+        .any(|(kind, _, _)| *kind == "task-queue.moved"));
+}
+
+#[test]
 fn a_reservation_made_mid_advance_times_out_from_its_creation() {
     // Nobody serves Q1; at 10 the task moves to Q2, where Alice is reserved at once. The
     // reservation times out 5 s later (at 15), Alice goes offline, the task waits in Q2.
