@@ -858,7 +858,8 @@ fn check_invariants(w: &World) -> Result<(), String> {
     }
     // Routing has run: no pending task has an eligible worker left unreserved.
     for task in ws.tasks.iter().filter(|t| {
-        t.assignment_status == TaskStatus::Pending && t.routing.as_ref().is_some_and(|r| !r.expired)
+        t.assignment_status == TaskStatus::Pending
+            && t.routing.as_ref().is_some_and(|r| !r.position.is_overdue())
     }) {
         for worker in ws.workers.iter() {
             let available = ws

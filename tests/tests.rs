@@ -12,6 +12,7 @@ mod cli;
 mod cli_requests;
 mod client;
 mod conformance;
+mod differential;
 mod emulator;
 mod examples;
 mod expr;

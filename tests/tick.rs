@@ -273,6 +273,7 @@ fn two_filters_30_then_10(q: &[String]) -> Value {
     ]}})
 }
 
+/// Issue 14, reproduction (1).
 #[test]
 fn a_later_filter_entered_mid_advance_times_out_from_its_own_entry() {
     let scenario = Scenario::plain(two_filters_30_then_10, None);
@@ -294,6 +295,7 @@ fn a_later_filter_entered_mid_advance_times_out_from_its_own_entry() {
         .any(|(kind, _, at)| *kind == "workflow.timeout" && *at == 40_000));
 }
 
+/// Issue 14, reproduction (2).
 #[test]
 fn a_second_filter_entered_mid_advance_reaches_its_last_target() {
     let scenario = Scenario::plain(
@@ -312,6 +314,7 @@ fn a_second_filter_entered_mid_advance_reaches_its_last_target() {
     assert_eq!(observed(&s), planned(&w, &task, 70));
 }
 
+/// Issue 14, reproduction (3).
 #[test]
 fn the_next_step_is_entered_at_the_deadline_not_at_the_end_of_the_advance() {
     let scenario = Scenario::plain(
@@ -336,6 +339,7 @@ fn the_next_step_is_entered_at_the_deadline_not_at_the_end_of_the_advance() {
     assert_eq!(moved, vec![5_000]);
 }
 
+/// Issue 14, reproduction (4).
 #[test]
 fn a_workflow_timeout_before_the_ttl_wins_even_if_one_advance_passes_both() {
     let scenario = Scenario::plain(
@@ -360,6 +364,33 @@ fn a_workflow_timeout_before_the_ttl_wins_even_if_one_advance_passes_both() {
 }
 
 #[test]
+fn a_step_deadline_at_the_ttl_loses_to_the_ttl() {
+    // The step's deadline and the TTL are both at 100 s: the TTL comes first (the rule
+    // `workflow::walk` documents and `plan` follows), so the task never enters Q2.
+    let scenario = Scenario::plain(
+        |q| {
+            json!({"task_routing": {"filters": [{"expression": "1==1",
+                "targets": [{"queue": q[0], "timeout": 100}, {"queue": q[1]}]}]}})
+        },
+        Some(100),
+    );
+    let (w, task, s) = scenario.one_and_many(120_000, 10_000);
+    assert_eq!(
+        observed(&s),
+        (
+            "canceled: Task TTL Exceeded".to_string(),
+            None,
+            Some(100_000)
+        )
+    );
+    assert_eq!(observed(&s), planned(&w, &task, 120));
+    assert!(!s
+        .events
+        .iter()
+        .any(|(kind, _, _)| *kind == "task-queue.moved"));
+}
+
+#[test]
 fn a_reservation_made_mid_advance_times_out_from_its_creation() {
     // Nobody serves Q1; at 10 the task moves to Q2, where Alice is reserved at once. The
     // reservation times out 5 s later (at 15), Alice goes offline, the task waits in Q2.
@@ -380,6 +411,44 @@ fn a_reservation_made_mid_advance_times_out_from_its_creation() {
         vec![("timeout".to_string(), 10_000, 15_000)]
     );
     assert_eq!((s.status.as_str(), s.entered), ("pending", Some(10_000)));
+}
+
+#[test]
+fn a_step_timer_of_the_walk_before_new_attributes_does_not_move_the_new_walk() {
+    // Q1 times out at 30. New attributes at 10 start the walk again: Q1 is entered at 10
+    // and its deadline is 40 (filter entry plus 30, ROUTING.md §2.7 suggestion). The
+    // timer set for 30 belongs to the old walk and must not move the task then.
+    let mut w = World::new();
+    let queues: Vec<String> = (1..=3)
+        .map(|n| w.queue(&format!("Q{n}"), &format!("q{n} == 1")))
+        .collect();
+    let workflow = w.workflow(
+        json!({"task_routing": {"filters": [{"expression": "1==1",
+            "targets": [{"queue": queues[0], "timeout": 30}, {"queue": queues[1]}]}]}}),
+        None,
+    );
+    let task = w.task(&workflow, None);
+    w.now = T0 + 10_000;
+    w.apply(Command::UpdateTask {
+        workspace: w.ws.clone(),
+        sid: task.clone(),
+        params: UpdateTaskParams {
+            attributes: Some(r#"{"x": 1}"#.into()),
+            ..Default::default()
+        },
+    });
+    w.tick_at(35_000);
+    let s = w.summary(&task);
+    assert_eq!(
+        (s.queue.as_deref(), s.entered),
+        (Some(queues[0].as_str()), Some(10_000))
+    );
+    w.tick_at(40_000);
+    let s = w.summary(&task);
+    assert_eq!(
+        (s.queue.as_deref(), s.entered),
+        (Some(queues[1].as_str()), Some(40_000))
+    );
 }
 
 /// A random workflow: 1–3 filters (each true or false) of 1–3 targets over Q1–Q3 with

@@ -48,5 +48,5 @@ pub use route::{
     StepExit, StepVisit, DEFAULT_TASK_TTL,
 };
 pub use walk::{
-    step_at, Due, Entry, Exit, Instant, Millis, Moves, Position, Transition, WalkContext,
+    step_at, Due, Entry, Exit, Instant, Millis, Moves, Parts, Position, Transition, WalkContext,
 };

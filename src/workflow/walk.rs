@@ -11,6 +11,7 @@
 //!
 //! - [`Position::start`]: the task enters the workflow at an instant (first matching
 //!   filter, else the default filter, else it ends with [`EndReason::NoFilterMatched`]);
+//!   [`Position::restart`] does it again for a task already walking;
 //! - [`Position::skip`]: the step just entered is skipped (the caller decided that its
 //!   `skip_if` holds and nobody was reservable, ROUTING.md §2.3.4);
 //! - [`Position::time_out`]: the step's cumulative deadline has come (§2.3.3);
@@ -21,6 +22,12 @@
 //! [`plan`](super::plan)). [`Position::start_with`] and [`Position::time_out_with`] do the
 //! same and also apply skips on entry themselves, asking a predicate, for callers that
 //! have nothing to do between entering a step and deciding its skip.
+//!
+//! Two callers drive it, so they cannot disagree: [`plan`](super::plan) (behind `trctl
+//! workflow test`, with simulated ages) and the emulator's routing
+//! (`emulator::engine::routing::walk`, with real events: a task's creation or new
+//! attributes, step timers, a reservation that ends unaccepted after the deadline). The
+//! differential test in `tests/differential.rs` checks that they agree.
 //!
 //! # TTL against step deadlines
 //!
@@ -109,6 +116,27 @@ pub struct Position<T> {
     /// The deadline came while the caller could not move the task (a reservation was
     /// pending); it moves on as soon as it can.
     overdue: bool,
+}
+
+/// A [`Position`] taken apart ([`Position::parts`], [`Position::from_parts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts<T> {
+    /// The filter (`None` once ended).
+    pub filter: Option<FilterChoice>,
+    /// The step in that filter (0 for the default filter).
+    pub step: usize,
+    /// When the filter was entered.
+    pub filter_entered: T,
+    /// When the step times out.
+    pub deadline: Option<T>,
+    /// The priority in force.
+    pub priority: u32,
+    /// The move counter.
+    pub epoch: u32,
+    /// A deadline came while the task could not move.
+    pub overdue: bool,
+    /// Why the walk ended, once it has.
+    pub ended: Option<EndReason>,
 }
 
 /// How a task leaves a step other than by ending the walk.
@@ -235,12 +263,31 @@ impl<T: Instant> Position<T> {
     /// created with): the first filter whose expression holds, else the default filter,
     /// else the walk ends with [`EndReason::NoFilterMatched`] (ROUTING.md §2.3.1).
     pub fn start(cx: &WalkContext<'_>, at: T, priority: u32) -> (Position<T>, Transition<T>) {
+        Position::begin(cx, at, priority, 0)
+    }
+
+    /// The task walks its workflow again from the top at `at`, as [`start`](Self::start)
+    /// does (its attributes changed, or its workflow was re-evaluated, ROUTING.md §2.7),
+    /// and the epoch keeps moving on, so no timer set for the walk before is taken for
+    /// one of the new walk.
+    pub fn restart(&mut self, cx: &WalkContext<'_>, at: T, priority: u32) -> Transition<T> {
+        let (position, transition) = Position::begin(cx, at, priority, self.epoch);
+        *self = position;
+        transition
+    }
+
+    fn begin(
+        cx: &WalkContext<'_>,
+        at: T,
+        priority: u32,
+        epoch: u32,
+    ) -> (Position<T>, Transition<T>) {
         let mut position = Position {
             place: Place::Ended(EndReason::NoFilterMatched),
             filter_entered: at,
             deadline: None,
             priority,
-            epoch: 0,
+            epoch,
             overdue: false,
         };
         let transition = position.select(cx, 0, true, EndReason::NoFilterMatched, at);
@@ -334,6 +381,50 @@ impl<T: Instant> Position<T> {
     pub fn defer_timeout(&mut self) {
         if self.deadline.is_some() && self.ended().is_none() {
             self.overdue = true;
+        }
+    }
+
+    /// Whether a deadline came while the task could not move ([`defer_timeout`]
+    /// (Self::defer_timeout)) and it has not moved since: nobody should be offered it
+    /// until it does.
+    pub fn is_overdue(&self) -> bool {
+        self.overdue
+    }
+
+    /// Everything the position holds, for a caller that saves positions in a format of
+    /// its own ([`from_parts`](Self::from_parts) makes the same position again).
+    pub fn parts(&self) -> Parts<T> {
+        Parts {
+            filter: self.filter(),
+            step: self.step(),
+            filter_entered: self.filter_entered,
+            deadline: self.deadline,
+            priority: self.priority,
+            epoch: self.epoch,
+            overdue: self.overdue,
+            ended: self.ended(),
+        }
+    }
+
+    /// The position [`parts`](Self::parts) described. `ended` wins over `filter`; no
+    /// filter and no end reads as the default filter.
+    pub fn from_parts(parts: Parts<T>) -> Position<T> {
+        let place = match (parts.ended, parts.filter) {
+            (Some(reason), _) => Place::Ended(reason),
+            (None, Some(FilterChoice::Filter(filter))) => Place::Step {
+                filter: small(filter),
+                step: small(parts.step),
+            },
+            (None, Some(FilterChoice::Default) | None) => Place::Default,
+        };
+        let open = parts.ended.is_none();
+        Position {
+            place,
+            filter_entered: parts.filter_entered,
+            deadline: parts.deadline.filter(|_| open),
+            priority: parts.priority,
+            epoch: parts.epoch,
+            overdue: parts.overdue && open,
         }
     }
 
@@ -751,6 +842,39 @@ mod tests {
         assert_eq!(position.step(), 1);
         assert_eq!(position.deadline(), Some(Millis(21_000)));
         assert!(!position.is_due(Millis(13_000)));
+    }
+
+    #[test]
+    fn a_position_resumes_from_its_parts() {
+        let workflow = workflow(json!({"task_routing": {"filters": [
+            {"expression": "1==1", "targets": [{"queue": "QA", "timeout": 10}, {"queue": "QB", "priority": 2, "timeout": 10}]}]}}));
+        let attributes = json!({});
+        let cx = cx(&workflow, &attributes);
+        let (mut position, _) = Position::start(&cx, 0u64, 1);
+        position.time_out(&cx, 10).count();
+        position.defer_timeout();
+        assert!(position.is_overdue());
+        assert_eq!(Position::from_parts(position.parts()), position);
+        position.time_out(&cx, 20).count();
+        assert!(!position.is_overdue());
+        let ended = Position::from_parts(position.parts());
+        assert_eq!(ended, position);
+        assert_eq!(ended.ended(), Some(EndReason::WorkflowTimeout));
+    }
+
+    #[test]
+    fn a_restart_walks_from_the_top_with_a_new_epoch() {
+        let workflow = workflow(json!({"task_routing": {"filters": [
+            {"expression": "a == 1", "targets": [{"queue": "QA", "timeout": 30}]},
+            {"expression": "1==1", "targets": [{"queue": "QB", "timeout": 30}]}]}}));
+        let first = json!({"a": 1});
+        let (mut position, _) = Position::start(&cx(&workflow, &first), 0u64, 0);
+        let before = position.epoch();
+        let second = json!({"a": 2});
+        let entered = position.restart(&cx(&workflow, &second), 10, 0);
+        assert!(matches!(entered, Transition::Entered(e) if e.filter == FilterChoice::Filter(1)));
+        assert_eq!(position.deadline(), Some(40));
+        assert_ne!(position.epoch(), before);
     }
 
     #[test]

@@ -194,7 +194,10 @@ fn rebuild(ws: &mut Workspace, old: &HashMap<String, Arc<CompiledWorkflow>>) -> 
                     .and_then(|sid| current.get(sid))
             });
             match config {
-                Some(config) => route.workflow = config.clone(),
+                Some(config) => {
+                    route.workflow = config.clone();
+                    route.carry_priority(task.priority);
+                }
                 None => {
                     return Err(format!(
                         "task {} routes by a workflow configuration that is not saved",

@@ -20,10 +20,12 @@ pub type Millis = i64;
 
 mod event;
 mod event_data;
+mod routing;
 mod table;
 
 pub use event::{Event, EventType, ResourceKind, UnknownEventType, WORKSPACE_FIELDS};
 pub use event_data::{EventData, SharedValues};
+pub use routing::Routing;
 pub use table::{Record, Table};
 
 /// What a queue's compiled rule is until restore compiles it.
@@ -325,28 +327,6 @@ pub struct Task {
     /// Its entry in the queue index while it is pending in a queue (rebuilt on restore).
     #[serde(skip)]
     pub indexed: Option<IndexKey>,
-}
-
-/// A task's position in its workflow.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Routing {
-    /// The configuration the task entered with (a workflow update without
-    /// `ReEvaluateTasks` leaves tasks on the old one, ROUTING.md §2.7). A snapshot keeps
-    /// it beside the state (see `engine::snapshot`), shared rather than once per task.
-    #[serde(skip)]
-    pub workflow: Arc<CompiledWorkflow>,
-    /// The filter, or `None` for the default filter.
-    pub filter: Option<usize>,
-    /// The step within the filter.
-    pub step: usize,
-    /// When the task entered the filter: step deadlines count from here.
-    pub filter_entered: Millis,
-    /// When the current step times out.
-    pub deadline: Option<Millis>,
-    /// Bumped on every step change, so stale step deadlines are ignored.
-    pub generation: u64,
-    /// The step's deadline passed while a reservation was pending: move on when it ends.
-    pub expired: bool,
 }
 
 /// A reservation of a worker for a task.

@@ -231,6 +231,10 @@ impl Context<'_> {
         }
         if let Some(priority) = params.priority {
             task.priority = priority;
+            // Carried on by the walk until a step sets its own (ROUTING.md §2.4).
+            if let Some(routing) = task.routing.as_mut() {
+                routing.carry_priority(priority);
+            }
         }
         let channel_changed = channel
             .as_ref()

@@ -1,7 +1,7 @@
 //! Choosing: which workers a pending task is offered to (eligible, longest idle first,
 //! `order_by`), and which pending task a freed worker gets (ROUTING.md §2.5, §3.3, §4.6).
 
-use super::{step_of, time_of_day};
+use super::time_of_day;
 use crate::api::resources::{QueueOrder, TaskStatus};
 use crate::emulator::engine::context::Context;
 use crate::emulator::engine::query::{self, Loads};
@@ -114,7 +114,10 @@ fn choose(
     now: Millis,
 ) -> Option<(String, Vec<String>)> {
     if task.assignment_status != TaskStatus::Pending
-        || task.routing.as_ref().is_some_and(|r| r.expired)
+        || task
+            .routing
+            .as_ref()
+            .is_some_and(|r| r.position.is_overdue())
     {
         return None;
     }
@@ -125,7 +128,7 @@ fn choose(
     let step = task
         .routing
         .as_ref()
-        .and_then(|r| step_of(&r.workflow, r.filter, r.step).cloned());
+        .and_then(|r| r.position.current_step(&r.workflow).cloned());
     let multitasking = ws.multi_task_enabled;
     let channel = ws
         .channels

@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use super::state::Millis;
 use crate::expr::TimeOfDay;
-use crate::workflow::CompiledStep;
 
 mod choose;
 mod events;
@@ -51,16 +50,4 @@ pub(super) enum Decision {
 
 fn time_of_day(now: Millis) -> TimeOfDay {
     TimeOfDay::from_unix_seconds(now.div_euclid(1000))
-}
-
-/// The step a routing position points at.
-fn step_of(
-    workflow: &crate::workflow::CompiledWorkflow,
-    filter: Option<usize>,
-    step: usize,
-) -> Option<&CompiledStep> {
-    match filter {
-        Some(filter) => workflow.filters().get(filter)?.steps.get(step),
-        None => workflow.default_filter(),
-    }
 }

@@ -11,6 +11,7 @@ use crate::api::resources::{ReservationStatus, TaskStatus};
 use crate::emulator::engine::context::{Context, DEFAULT_RESERVATION_TIMEOUT};
 use crate::emulator::engine::state::{Deadline, Reservation};
 use crate::emulator::engine::{Effect, EngineError};
+use crate::workflow::Millis as WalkMillis;
 
 impl Context<'_> {
     pub(super) fn create_reservation(
@@ -368,19 +369,12 @@ impl Context<'_> {
             );
             return;
         }
-        let expired = task
+        let due = task
             .routing
             .as_ref()
-            .is_some_and(|r| r.expired || r.deadline.is_some_and(|d| d <= now));
-        if expired {
-            self.emit_task(workspace, task_sid, EventType::TaskQueueTimeout, Map::new());
-            if let Some(routing) = self
-                .task_mut(workspace, task_sid)
-                .and_then(|t| t.routing.as_mut())
-            {
-                routing.expired = false;
-            }
-            self.next_step(workspace, task_sid, false);
+            .is_some_and(|r| r.position.is_due(WalkMillis(now)));
+        if due {
+            self.step_timed_out(workspace, task_sid);
         } else {
             self.try_reserve(workspace, task_sid, None);
         }

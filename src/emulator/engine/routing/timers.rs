@@ -1,8 +1,5 @@
 //! Firing deadlines: reservation timeouts, step timeouts, task TTLs, cleanup.
 
-use crate::emulator::engine::state::EventType;
-use serde_json::Map;
-
 use crate::api::resources::TaskStatus;
 use crate::emulator::engine::context::Context;
 use crate::emulator::engine::state::Deadline;
@@ -28,18 +25,12 @@ impl Context<'_> {
                 else {
                     return;
                 };
-                let current = t
-                    .routing
-                    .as_ref()
-                    .is_some_and(|r| r.generation == generation);
+                let current = t.routing.as_ref().is_some_and(|r| r.is_current(generation));
                 if !current {
                     return;
                 }
                 match t.assignment_status {
-                    TaskStatus::Pending => {
-                        self.emit_task(&workspace, &task, EventType::TaskQueueTimeout, Map::new());
-                        self.next_step(&workspace, &task, false);
-                    }
+                    TaskStatus::Pending => self.step_timed_out(&workspace, &task),
                     // A pending reservation is left to finish; the task moves on if it ends
                     // unaccepted (UNCONFIRMED: TaskRouter's docs do not say).
                     TaskStatus::Reserved => {
@@ -47,7 +38,7 @@ impl Context<'_> {
                             .task_mut(&workspace, &task)
                             .and_then(|t| t.routing.as_mut())
                         {
-                            routing.expired = true;
+                            routing.position.defer_timeout();
                         }
                     }
                     TaskStatus::Assigned

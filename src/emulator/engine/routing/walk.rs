@@ -1,20 +1,26 @@
-//! Entering and walking the workflow: filters, steps, step timeouts, `skip_if`, the
-//! default filter, falling out of the workflow (ROUTING.md §2.3).
+//! Entering and walking the workflow (ROUTING.md §2.3). The walk itself (filters, steps,
+//! cumulative step timeouts, `skip_if`, the default filter, falling out of the workflow)
+//! is `crate::workflow::walk`, the same state machine `trctl workflow test` runs; this
+//! file drives it with the engine's events and turns what it reports into the task's
+//! queue, priority, events, reservations and timers.
 
-use crate::emulator::engine::state::EventType;
 use serde_json::{json, Map};
 
 use super::choose::view;
-use super::{step_of, time_of_day};
+use super::time_of_day;
 use crate::emulator::engine::context::Context;
 use crate::emulator::engine::query::Loads;
-use crate::emulator::engine::state::{Deadline, Millis, Routing, Worker};
+use crate::emulator::engine::state::{Deadline, EventType, Routing, Worker};
 use crate::expr::{ChannelLoad, WorkerView};
-use crate::workflow::{CompiledStep, StepContext};
+use crate::workflow::{
+    step_at, CompiledStep, EndReason, Exit, Millis as WalkMillis, Moves, Position, StepContext,
+    Transition, WalkContext,
+};
 
 impl Context<'_> {
     /// A new task (or one whose attributes changed while pending) enters its workflow.
     pub(in crate::emulator::engine) fn enter_workflow(&mut self, workspace: &str, task_sid: &str) {
+        let now = self.now;
         let Some(ws) = self.state.workspaces.get(workspace) else {
             return;
         };
@@ -32,78 +38,157 @@ impl Context<'_> {
         let compiled = workflow.compiled.clone();
         let workflow_sid = workflow.sid.clone();
         let workflow_name = workflow.friendly_name.clone();
-        let now = self.now;
+        let cx = WalkContext {
+            workflow: &compiled,
+            attributes: &task.attributes_json,
+            time: Some(time_of_day(now)),
+        };
+        let priority = u32::try_from(task.priority.max(0)).unwrap_or(u32::MAX);
+        // Walking again (new attributes, a re-evaluated workflow): from the top, with an
+        // epoch that tells the old walk's step timers apart from the new one's.
+        let (position, first) = match &task.routing {
+            Some(routing) => {
+                let mut position = routing.position;
+                let first = position.restart(&cx, WalkMillis(now), priority);
+                (position, first)
+            }
+            None => Position::start(&cx, WalkMillis(now), priority),
+        };
         if let Some(task) = self.task_mut(workspace, task_sid) {
             task.routing = Some(Routing {
                 workflow: compiled,
-                filter: None,
-                step: 0,
-                filter_entered: now,
-                deadline: None,
-                generation: 0,
-                expired: false,
+                position,
             });
         }
         let mut extra = Map::new();
         extra.insert("workflow_sid".into(), json!(workflow_sid));
         extra.insert("workflow_name".into(), json!(workflow_name));
         self.emit_task(workspace, task_sid, EventType::WorkflowEntered, extra);
-        self.walk_from_filter(workspace, task_sid, 0, true, false);
+        self.follow(workspace, task_sid, first);
     }
 
-    /// First matching filter at `from` or later, else the default filter (only when
-    /// allowed), else the task falls out of the workflow (§2.3.1, §2.3.3).
-    fn walk_from_filter(
+    /// The current step's deadline has come (or came while a reservation was pending and
+    /// that reservation has now ended unaccepted): the task leaves the step by timeout.
+    pub(super) fn step_timed_out(&mut self, workspace: &str, task_sid: &str) {
+        let moves = self.walk(workspace, task_sid, |position, cx, now| {
+            position.time_out(cx, now)
+        });
+        self.follow_all(workspace, task_sid, moves);
+    }
+
+    /// Move the task's position with `step`, given the walk's context at `self.now`, and
+    /// return what happened (nothing when the task has no position).
+    fn walk(
         &mut self,
         workspace: &str,
         task_sid: &str,
-        from: usize,
-        allow_default: bool,
-        skipped: bool,
-    ) {
+        step: impl FnOnce(&mut Position<WalkMillis>, &WalkContext<'_>, WalkMillis) -> Moves<WalkMillis>,
+    ) -> Option<Moves<WalkMillis>> {
         let now = self.now;
-        let Some(task) = self
-            .state
-            .workspaces
-            .get(workspace)
-            .and_then(|ws| ws.tasks.get(task_sid))
-        else {
-            return;
+        let task = self.state.workspaces.get(workspace)?.tasks.get(task_sid)?;
+        let routing = task.routing.as_ref()?;
+        let cx = WalkContext {
+            workflow: &routing.workflow,
+            attributes: &task.attributes_json,
+            time: Some(time_of_day(now)),
         };
-        let Some(routing) = task.routing.clone() else {
-            return;
-        };
-        match routing
-            .workflow
-            .select_filter(&task.attributes_json, from, Some(time_of_day(now)))
+        let mut position = routing.position;
+        let moves = step(&mut position, &cx, WalkMillis(now));
+        if let Some(routing) = self
+            .task_mut(workspace, task_sid)
+            .and_then(|t| t.routing.as_mut())
         {
-            Some(filter) => self.enter_step(workspace, task_sid, Some(filter), 0, now),
-            None if allow_default && routing.workflow.default_filter().is_some() => {
-                self.enter_step(workspace, task_sid, None, 0, now)
-            }
-            None => {
-                // No filter left: canceled and removed from the workflow. A task that
-                // matched no filter at all and has no default filter is handled the same
-                // way (UNCONFIRMED, §2.3.1 point 4).
-                let event = if skipped {
-                    EventType::WorkflowSkipped
-                } else {
-                    EventType::WorkflowTimeout
+            routing.position = position;
+        }
+        Some(moves)
+    }
+
+    fn follow_all(&mut self, workspace: &str, task_sid: &str, moves: Option<Moves<WalkMillis>>) {
+        for transition in moves.into_iter().flatten() {
+            self.follow(workspace, task_sid, transition);
+        }
+    }
+
+    /// Carry out one move of the walk: leaving a step by timeout records
+    /// `task-queue.timeout`; entering one moves the task to its queue, tries to reserve a
+    /// worker, then skips the step (§2.3.4) or sets its deadline; the end cancels the task.
+    fn follow(&mut self, workspace: &str, task_sid: &str, transition: Transition<WalkMillis>) {
+        match transition {
+            Transition::Left {
+                exit: Exit::TimedOut,
+                ..
+            } => self.emit_task(workspace, task_sid, EventType::TaskQueueTimeout, Map::new()),
+            Transition::Left {
+                exit: Exit::Skipped,
+                ..
+            } => {}
+            Transition::Entered(entry) => {
+                let Some(step) = self.entered_step(workspace, task_sid, entry.step, entry.filter)
+                else {
+                    return;
                 };
-                self.emit_task(workspace, task_sid, event, Map::new());
-                self.cancel_task(workspace, task_sid, "Task canceled on Workflow timeout");
+                self.enter_step(
+                    workspace,
+                    task_sid,
+                    &step,
+                    entry.priority,
+                    entry.sets_priority,
+                );
+                let created = self.try_reserve(workspace, task_sid, None);
+                if created == 0 && self.skips_on_entry(workspace, task_sid, &step) {
+                    let moves = self.walk(workspace, task_sid, |position, cx, now| {
+                        position.skip(cx, now)
+                    });
+                    self.follow_all(workspace, task_sid, moves);
+                    return;
+                }
+                if let (Some(at), Some(generation)) =
+                    (entry.deadline, self.generation(workspace, task_sid))
+                {
+                    self.state.schedule(
+                        at.0,
+                        Deadline::Step {
+                            workspace: workspace.to_string(),
+                            task: task_sid.to_string(),
+                            generation,
+                        },
+                    );
+                }
+            }
+            Transition::Ended { reason, .. } => {
+                // Nothing left to walk: the task leaves the workflow and is canceled. The
+                // TTL is the engine's own timer (`timers`), which cancels the task itself.
+                self.emit_task(workspace, task_sid, end_event(reason), Map::new());
+                self.cancel_task(workspace, task_sid, reason.reason_text());
             }
         }
     }
 
-    /// Enter step `step` of `filter` (or the default filter).
+    fn entered_step(
+        &self,
+        workspace: &str,
+        task_sid: &str,
+        step: usize,
+        filter: crate::workflow::FilterChoice,
+    ) -> Option<CompiledStep> {
+        let task = self.state.workspaces.get(workspace)?.tasks.get(task_sid)?;
+        let routing = task.routing.as_ref()?;
+        step_at(&routing.workflow, filter, step).cloned()
+    }
+
+    fn generation(&self, workspace: &str, task_sid: &str) -> Option<u64> {
+        let task = self.state.workspaces.get(workspace)?.tasks.get(task_sid)?;
+        Some(u64::from(task.routing.as_ref()?.position.epoch()))
+    }
+
+    /// The task is in `step` now: its queue, priority and the events of a matched target.
     fn enter_step(
         &mut self,
         workspace: &str,
         task_sid: &str,
-        filter: Option<usize>,
-        step: usize,
-        filter_entered: Millis,
+        step: &CompiledStep,
+        priority: u32,
+        sets_priority: bool,
     ) {
         let now = self.now;
         let Some(ws) = self.state.workspaces.get(workspace) else {
@@ -112,33 +197,14 @@ impl Context<'_> {
         let Some(task) = ws.tasks.get(task_sid) else {
             return;
         };
-        let Some(routing) = task.routing.clone() else {
-            return;
-        };
-        let Some(compiled) = step_of(&routing.workflow, filter, step).cloned() else {
-            return;
-        };
         let previous_queue = task.task_queue_sid.clone();
-        let queue_exists = ws.queues.get(&compiled.queue).is_some();
-        let generation = routing.generation + 1;
-        let deadline = compiled
-            .end_offset
-            .map(|end| filter_entered + (end as Millis) * 1000);
+        let queue_exists = ws.queues.get(&step.queue).is_some();
         if let Some(task) = self.task_mut(workspace, task_sid) {
-            task.routing = Some(Routing {
-                filter,
-                step,
-                filter_entered,
-                deadline,
-                generation,
-                expired: false,
-                ..routing
-            });
-            if let Some(priority) = compiled.priority {
+            if sets_priority {
                 task.priority = i64::from(priority);
             }
             if queue_exists {
-                task.task_queue_sid = Some(compiled.queue.clone());
+                task.task_queue_sid = Some(step.queue.clone());
                 task.task_queue_entered = Some(now);
             }
             task.updated = now;
@@ -152,25 +218,10 @@ impl Context<'_> {
             EventType::WorkflowTargetMatched,
             Map::new(),
         );
-        if previous_queue.is_some() && previous_queue.as_deref() != Some(compiled.queue.as_str()) {
+        if previous_queue.is_some() && previous_queue.as_deref() != Some(step.queue.as_str()) {
             self.emit_task(workspace, task_sid, EventType::TaskQueueMoved, Map::new());
         }
         self.emit_task(workspace, task_sid, EventType::TaskQueueEntered, Map::new());
-        let created = self.try_reserve(workspace, task_sid, None);
-        if created == 0 && self.skips_on_entry(workspace, task_sid, &compiled) {
-            self.next_step(workspace, task_sid, true);
-            return;
-        }
-        if let Some(at) = deadline {
-            self.state.schedule(
-                at,
-                Deadline::Step {
-                    workspace: workspace.to_string(),
-                    task: task_sid.to_string(),
-                    generation,
-                },
-            );
-        }
     }
 
     fn skips_on_entry(&self, workspace: &str, task_sid: &str, step: &CompiledStep) -> bool {
@@ -209,40 +260,14 @@ impl Context<'_> {
         };
         context.skips_on_entry(&workers)
     }
+}
 
-    /// Leave the current step: the next target, or the next filter (§2.3.5 next_step).
-    pub(super) fn next_step(&mut self, workspace: &str, task_sid: &str, skipped: bool) {
-        let Some(task) = self
-            .state
-            .workspaces
-            .get(workspace)
-            .and_then(|ws| ws.tasks.get(task_sid))
-        else {
-            return;
-        };
-        let Some(routing) = task.routing.clone() else {
-            return;
-        };
-        // The default filter has one step without timeout; nothing follows it.
-        let Some(filter) = routing.filter else {
-            return;
-        };
-        let steps = routing
-            .workflow
-            .filters()
-            .get(filter)
-            .map_or(0, |f| f.steps.len());
-        if routing.step + 1 < steps {
-            self.enter_step(
-                workspace,
-                task_sid,
-                Some(filter),
-                routing.step + 1,
-                routing.filter_entered,
-            );
-        } else {
-            // Timeouts never reach the default filter; a skip does (§2.3.3, §2.3.4).
-            self.walk_from_filter(workspace, task_sid, filter + 1, skipped, skipped);
-        }
+/// The event a walk's end records (`workflow.timeout` also for matching no filter, as
+/// [`EndReason::event`] says).
+fn end_event(reason: EndReason) -> EventType {
+    match reason {
+        EndReason::TtlExceeded => EventType::TaskCanceled,
+        EndReason::WorkflowTimeout | EndReason::NoFilterMatched => EventType::WorkflowTimeout,
+        EndReason::WorkflowSkipped => EventType::WorkflowSkipped,
     }
 }
