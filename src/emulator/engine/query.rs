@@ -314,20 +314,28 @@ pub fn is_member(ws: &Workspace, queue: &TaskQueue, worker: &Worker) -> bool {
     with_view(ws, worker, |view| queue.def.target_workers.admits(view))
 }
 
-/// Call `f` with the worker as expressions see it.
-pub fn with_view<R>(ws: &Workspace, worker: &Worker, f: impl FnOnce(&WorkerView<'_>) -> R) -> R {
-    let loads = channel_loads(ws, worker);
+/// A worker as expressions see it, with its channels' loads.
+pub fn view<'a>(
+    ws: &'a Workspace,
+    worker: &'a Worker,
+    channels: &'a [crate::expr::ChannelLoad<'a>],
+) -> WorkerView<'a> {
     let activity = ws.activities.get(&worker.activity_sid);
-    let view = WorkerView {
+    WorkerView {
         sid: &worker.sid,
         friendly_name: &worker.friendly_name,
         activity_sid: &worker.activity_sid,
         activity_name: activity.map_or("", |a| a.friendly_name.as_str()),
         available: activity.is_some_and(|a| a.available),
         attributes: &worker.attributes_json,
-        channels: &loads,
-    };
-    f(&view)
+        channels,
+    }
+}
+
+/// Call `f` with the worker as expressions see it.
+pub fn with_view<R>(ws: &Workspace, worker: &Worker, f: impl FnOnce(&WorkerView<'_>) -> R) -> R {
+    let loads = channel_loads(ws, worker);
+    f(&view(ws, worker, &loads))
 }
 
 /// Task queues, filtered.

@@ -220,15 +220,7 @@ fn rebuild(ws: &mut Workspace, old: &HashMap<String, Arc<CompiledWorkflow>>) -> 
             .or_default()
             .push(reservation.sid.clone());
     }
-    ws.idle = ws
-        .workers
-        .iter()
-        .filter_map(|worker| {
-            ws.workers
-                .position_of(&worker.sid)
-                .map(|position| (worker.idle_since, position, worker.sid.clone()))
-        })
-        .collect();
+    ws.idle = ws.idle_order();
     ws.pending.clear();
     let tasks: Vec<String> = ws.tasks.iter().map(|task| task.sid.clone()).collect();
     for sid in tasks {

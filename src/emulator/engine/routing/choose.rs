@@ -4,7 +4,7 @@
 use super::time_of_day;
 use crate::api::resources::{QueueOrder, TaskStatus};
 use crate::emulator::engine::context::Context;
-use crate::emulator::engine::query::{self, Loads};
+use crate::emulator::engine::query::{self, view, Loads};
 use crate::emulator::engine::state::{channel_has_room, Millis, Task, Worker, Workspace};
 use crate::expr::{ChannelLoad, WorkerView};
 use crate::workflow::{CompiledStep, StepContext};
@@ -314,22 +314,4 @@ fn task_order(ws: &Workspace, a: &Task, b: &Task, prefer: QueueOrder) -> std::cm
         .cmp(&a.priority)
         .then(a.virtual_start_time.cmp(&b.virtual_start_time))
         .then(a.created.cmp(&b.created))
-}
-
-/// A worker as expressions see it.
-pub(super) fn view<'a>(
-    ws: &'a Workspace,
-    worker: &'a Worker,
-    channels: &'a [ChannelLoad<'a>],
-) -> WorkerView<'a> {
-    let activity = ws.activities.get(&worker.activity_sid);
-    WorkerView {
-        sid: &worker.sid,
-        friendly_name: &worker.friendly_name,
-        activity_sid: &worker.activity_sid,
-        activity_name: activity.map_or("", |a| a.friendly_name.as_str()),
-        available: activity.is_some_and(|a| a.available),
-        attributes: &worker.attributes_json,
-        channels,
-    }
 }

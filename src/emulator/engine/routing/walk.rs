@@ -6,10 +6,9 @@
 
 use serde_json::{json, Map};
 
-use super::choose::view;
 use super::time_of_day;
 use crate::emulator::engine::context::Context;
-use crate::emulator::engine::query::Loads;
+use crate::emulator::engine::query::{view, Loads};
 use crate::emulator::engine::state::{Deadline, EventType, Routing, Worker};
 use crate::expr::{ChannelLoad, WorkerView};
 use crate::workflow::{

@@ -242,17 +242,22 @@ impl Workspace {
                 .all(|(channel, set)| actual.get(channel).is_some_and(|have| *have == set))
     }
 
-    /// Whether the kept load, reservation and idle indexes match the records (for tests).
-    pub fn loads_are_consistent(&self) -> bool {
-        let idle: BTreeSet<(Millis, u64, String)> = self
-            .workers
+    /// Every worker by (idle since, creation position), from the records: what
+    /// [`Workspace::idle`] holds.
+    pub fn idle_order(&self) -> BTreeSet<(Millis, u64, String)> {
+        self.workers
             .iter()
             .filter_map(|w| {
                 self.workers
                     .position_of(&w.sid)
                     .map(|position| (w.idle_since, position, w.sid.clone()))
             })
-            .collect();
+            .collect()
+    }
+
+    /// Whether the kept load, reservation and idle indexes match the records (for tests).
+    pub fn loads_are_consistent(&self) -> bool {
+        let idle = self.idle_order();
         let by_task = self.reservations.iter().all(|r| {
             self.by_task
                 .get(&r.task_sid)
