@@ -410,9 +410,9 @@ def report(args, callbacks, oneshot, life, engine, expr, when=None, limits=None)
             p = life[key]
             add(f"| {label}, p50 / p90 / p99 / max ms | {p['p50']:.2f} / {p['p90']:.2f} / "
                 f"{p['p99']:.2f} / {p['max']:.2f} |")
-        add(f"| CPU per task: emulator / serve | {life['emulator_cpu_us_per_task']:.0f} µs / "
-            f"{life['serve_cpu_us_per_task']:.0f} µs (emulator busy {life['emulator_cpu_share']:.2f} "
-            "cores of 2) |")
+        add(f"| CPU per task: emulator / serve / load generator | {life['emulator_cpu_us_per_task']:.0f} µs / "
+            f"{life['serve_cpu_us_per_task']:.0f} µs / {life.get('client_cpu_us_per_task', float('nan')):.0f} µs "
+            f"(emulator busy {life['emulator_cpu_share']:.2f} cores of 2) |")
         add(f"| requests per task to the emulator | create, {life['status_polls'] / life['tasks']:.1f} "
             "status polls, complete; plus one assignment callback to serve |")
         add(f"| emulator RSS after the lifecycle | {life['rss_mib_after_lifecycle']:.0f} MiB |")
