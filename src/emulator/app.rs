@@ -2,6 +2,7 @@
 //! behind its lock, the clock, the credentials, and the channel effects leave by. The
 //! runner and the state file depend on this, not on the HTTP layer.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::clock::Clock;
@@ -24,8 +25,12 @@ pub struct Credentials {
 pub struct App {
     /// Where effects go (the runner).
     pub effects: tokio::sync::mpsc::UnboundedSender<Effect>,
-    /// Wakes the timer task when deadlines may have changed.
+    /// Wakes the timer task when a deadline earlier than the one it sleeps towards appears.
     pub wake: tokio::sync::Notify,
+    /// The deadline the timer task sleeps towards (`Millis::MAX`: none). Written and
+    /// read under the engine lock, so a command either lands before the timer task reads
+    /// the next deadline or sees the value it armed.
+    pub(super) armed: AtomicI64,
     /// The engine; a `std` mutex because no lock is held across an `.await`.
     pub engine: Mutex<Engine>,
     /// The clock handlers read `now` from.
@@ -43,22 +48,31 @@ impl App {
     pub fn apply(&self, command: Command) -> Result<Outcome, EngineError> {
         let now = self.clock.now();
         let mut engine = self.lock_at(now);
-        let result = engine.apply(command, now);
+        let mut result = engine.apply(command, now);
         // Dispatched under the lock, so effects keep the engine's order.
-        if let Ok(outcome) = &result {
-            self.dispatch(&outcome.effects);
+        if let Ok(outcome) = &mut result {
+            self.dispatch(&engine, std::mem::take(&mut outcome.effects));
         }
         result
     }
 
-    /// Hand effects to the runner, wake the timers and tell the state file; called
-    /// under the engine lock, so effects keep the engine's order.
-    pub(super) fn dispatch(&self, effects: &[Effect]) {
+    /// Hand effects to the runner, wake the timers if the command set an earlier deadline
+    /// than the one they sleep towards, and tell the state file; called under the engine
+    /// lock (`engine` is its guard's engine), so effects keep the engine's order.
+    pub(super) fn dispatch(&self, engine: &Engine, effects: Vec<Effect>) {
         for effect in effects {
             // The receiver lives as long as the server; a send can only fail after it stopped.
-            let _ = self.effects.send(effect.clone());
+            let _ = self.effects.send(effect);
         }
-        self.wake.notify_one();
+        // Most commands leave the earliest deadline where it was (a reservation timeout
+        // minutes away is never the next thing due while others are earlier), so the
+        // timer task is only woken when it would otherwise sleep past a deadline.
+        if engine
+            .next_deadline()
+            .is_some_and(|due| due < self.armed.load(Ordering::Acquire))
+        {
+            self.wake.notify_one();
+        }
         // Every applied command ends here, so this is where the state file learns of it.
         if let Some(saver) = &self.saver {
             saver.changed();
@@ -68,6 +82,16 @@ impl App {
     /// When the next timer is due.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.lock().next_deadline()
+    }
+
+    /// When the next timer is due, recorded as the deadline the timer task now sleeps
+    /// towards (both under one lock), so later commands wake it only for an earlier one.
+    pub(super) fn arm_next_deadline(&self) -> Option<Millis> {
+        let engine = self.lock();
+        let next = engine.next_deadline();
+        self.armed
+            .store(next.unwrap_or(Millis::MAX), Ordering::Release);
+        next
     }
 
     /// The engine, locked, with every timer due by `now` fired first (and its effects
@@ -81,7 +105,7 @@ impl App {
         if engine.next_deadline().is_some_and(|due| due <= now) {
             // A tick only fires deadlines; it cannot fail.
             if let Ok(outcome) = engine.apply(Command::Tick, now) {
-                self.dispatch(&outcome.effects);
+                self.dispatch(&engine, outcome.effects);
             }
         }
         engine

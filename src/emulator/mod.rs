@@ -107,6 +107,7 @@ impl Emulator {
         let app = app::App {
             effects,
             wake: tokio::sync::Notify::new(),
+            armed: std::sync::atomic::AtomicI64::new(engine::Millis::MAX),
             engine: Mutex::new(engine),
             clock: config.clock,
             credentials: app::Credentials {

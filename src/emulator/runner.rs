@@ -344,7 +344,7 @@ async fn post_assignment(
 async fn timers(app: Arc<App>) {
     loop {
         let now = app.clock.now();
-        let next = app.next_deadline();
+        let next = app.arm_next_deadline();
         let wait = match next {
             Some(at) if at <= now => {
                 // Tick cannot fail: it only fires deadlines.

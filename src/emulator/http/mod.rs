@@ -377,7 +377,7 @@ fn write(
     };
     // Effects leave before the lock is released, so callbacks and events keep the
     // order in which the engine produced them.
-    app.dispatch(&outcome.effects);
+    app.dispatch(&engine, outcome.effects);
     match outcome.reply {
         Reply::Deleted => StatusCode::NO_CONTENT.into_response(),
         Reply::Created(sid) => match render(engine.state(), &sid, now) {
