@@ -28,6 +28,7 @@ mod routing;
 mod serve;
 mod spec_coverage;
 mod tick;
+mod token;
 mod workflow;
 
 /// With `autotests = false`, a file added to `tests/` without a `mod` line above would

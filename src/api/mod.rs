@@ -14,6 +14,7 @@ pub mod page;
 pub mod params;
 pub mod received;
 pub mod sid;
+pub mod token;
 pub mod wire;
 
 use std::fmt;

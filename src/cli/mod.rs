@@ -68,6 +68,9 @@ pub enum Command {
     /// Reservations, by task or by worker.
     #[command(subcommand)]
     Reservation(cmd::reservation::ReservationCommand),
+    /// Access Tokens for TaskRouter's worker SDK (signed with an API key).
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
     /// The workspace's event log.
     #[command(subcommand)]
     Event(cmd::event::EventCommand),
@@ -251,6 +254,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Task(command) => cmd::task::run(&mut ctx, command).await,
         Command::Reservation(command) => cmd::reservation::run(&mut ctx, command).await,
         Command::Event(command) => cmd::event::run(&mut ctx, command).await,
+        Command::Token(command) => cmd::token::run(&mut ctx, command).await,
         Command::Stats(command) => cmd::stats::run(&mut ctx, command).await,
         Command::Api(args) => cmd::api::run(&mut ctx, args).await,
         Command::Completions(args) => cmd::completions::run(&mut ctx, args),

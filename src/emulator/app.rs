@@ -20,6 +20,22 @@ pub struct Credentials {
     pub api_keys: Vec<(String, Secret)>,
 }
 
+impl Credentials {
+    /// A verifier of Access Tokens for this account, trusting every accepted API key
+    /// (tokens are signed with an API key's secret, never the auth token).
+    pub fn token_verifier(&self) -> crate::api::token::Verifier {
+        let keys = self
+            .api_keys
+            .iter()
+            .map(|(sid, secret)| crate::api::token::ApiKey {
+                sid: sid.clone(),
+                secret: secret.clone(),
+            })
+            .collect();
+        crate::api::token::Verifier::new(self.account_sid.clone(), keys)
+    }
+}
+
 /// What the handlers, the runner and the state file share.
 #[derive(Debug)]
 pub struct App {
@@ -118,5 +134,51 @@ impl App {
         self.engine
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::token::{self, ApiKey, VerifyError, WorkerGrant};
+
+    #[test]
+    fn the_token_verifier_trusts_the_accepted_api_keys_only() {
+        let credentials = Credentials {
+            account_sid: crate::emulator::DEV_ACCOUNT_SID.into(),
+            auth_token: Secret::new(crate::emulator::DEV_AUTH_TOKEN),
+            api_keys: vec![crate::emulator::dev_api_key()],
+        };
+        let grant = WorkerGrant {
+            identity: "Alice".into(),
+            workspace_sid: "WS0123456789abcdef0123456789abcdef".into(),
+            worker_sid: "WK0123456789abcdef0123456789abcdef".into(),
+            role: "worker".into(),
+        };
+        let sign = |sid: &str, secret: &str| {
+            let key = ApiKey {
+                sid: sid.into(),
+                secret: Secret::new(secret),
+            };
+            token::mint(&key, &credentials.account_sid, &grant, 1_000, 60).unwrap()
+        };
+        let verifier = credentials.token_verifier();
+        let good = sign(
+            crate::emulator::DEV_API_KEY_SID,
+            crate::emulator::DEV_API_KEY_SECRET,
+        );
+        assert_eq!(
+            verifier.verify(&good, 1_001).unwrap().worker_sid,
+            grant.worker_sid
+        );
+        // Signed with the auth token as if it were the key's secret: refused.
+        let with_token = sign(
+            crate::emulator::DEV_API_KEY_SID,
+            crate::emulator::DEV_AUTH_TOKEN,
+        );
+        assert_eq!(
+            verifier.verify(&with_token, 1_001),
+            Err(VerifyError::BadSignature)
+        );
     }
 }

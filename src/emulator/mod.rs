@@ -25,6 +25,16 @@ use engine::{Engine, RandomSids, SidSource};
 pub const DEV_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 /// Auth token the emulator accepts when none is configured.
 pub const DEV_AUTH_TOKEN: &str = "trctl-emulator-token";
+/// API key SID the emulator accepts (for Basic auth and for signing Access Tokens) when
+/// it runs with the development credentials and no API key is configured.
+pub const DEV_API_KEY_SID: &str = "SK00000000000000000000000000000000";
+/// That key's secret: fixed and public, like [`DEV_AUTH_TOKEN`].
+pub const DEV_API_KEY_SECRET: &str = "trctl-emulator-dev-api-key-secret";
+
+/// The development API key pair, as [`EmulatorConfig::api_keys`] takes it.
+pub fn dev_api_key() -> (String, Secret) {
+    (DEV_API_KEY_SID.to_string(), Secret::new(DEV_API_KEY_SECRET))
+}
 
 /// Where the emulator reports what goes wrong outside any request (failed callbacks,
 /// dropped events); the CLI prints these lines, a library user may log them.
@@ -39,7 +49,7 @@ pub struct EmulatorConfig {
     pub account_sid: String,
     /// Its auth token.
     pub auth_token: Secret,
-    /// Accepted API keys.
+    /// Accepted API keys (the default: the development pair, [`dev_api_key`]).
     pub api_keys: Vec<(String, Secret)>,
     /// Base URL for `url`/`links` when the emulator is reached through another address.
     pub public_url: Option<String>,
@@ -65,7 +75,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             account_sid: DEV_ACCOUNT_SID.to_string(),
             auth_token: Secret::new(DEV_AUTH_TOKEN),
-            api_keys: Vec::new(),
+            api_keys: vec![dev_api_key()],
             public_url: None,
             clock: Arc::new(SystemClock),
             sids: Box::new(RandomSids),

@@ -11,7 +11,9 @@ use crate::cli::{CliError, Ctx};
 use crate::emulator::clock::{Clock, ManualClock, ScaledClock, SystemClock};
 use crate::emulator::engine::RandomSids;
 use crate::emulator::persist::StateFile;
-use crate::emulator::{Emulator, EmulatorConfig, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN};
+use crate::emulator::{
+    Emulator, EmulatorConfig, DEV_ACCOUNT_SID, DEV_API_KEY_SECRET, DEV_API_KEY_SID, DEV_AUTH_TOKEN,
+};
 
 /// Flags of `emulator`.
 #[derive(Args, Debug)]
@@ -51,6 +53,16 @@ pub struct EmulatorArgs {
     /// Connection limits and timeouts (last: their help heading applies to what follows).
     #[command(flatten)]
     pub server: crate::cli::server_flags::ServerFlags,
+}
+
+/// Where the API key the emulator accepts comes from.
+enum ApiKeyOrigin {
+    /// `--api-key`/`--api-secret` or the environment: the secret is never printed.
+    Yours(String, Secret),
+    /// The fixed development pair (with the development token only).
+    Development,
+    /// None: your own auth token and no API key.
+    None,
 }
 
 /// Clock choices.
@@ -99,13 +111,22 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
         Some(token) => (token, true),
         None => (DEV_AUTH_TOKEN.to_string(), false),
     };
-    let mut api_keys = Vec::new();
-    if let (Some(key), Some(secret)) = (
+    // An API key from the flags or the environment, else the development pair, which
+    // comes only with the development token: an emulator guarded by your own token
+    // does not also open to a key whose secret is public.
+    let api_key = match (
         non_empty(&ctx.global.api_key),
         non_empty(&ctx.global.api_secret),
     ) {
-        api_keys.push((key, Secret::new(secret)));
-    }
+        (Some(key), Some(secret)) => ApiKeyOrigin::Yours(key, Secret::new(secret)),
+        _ if token_is_yours => ApiKeyOrigin::None,
+        _ => ApiKeyOrigin::Development,
+    };
+    let api_keys = match &api_key {
+        ApiKeyOrigin::Yours(key, secret) => vec![(key.clone(), secret.clone())],
+        ApiKeyOrigin::Development => vec![crate::emulator::dev_api_key()],
+        ApiKeyOrigin::None => Vec::new(),
+    };
     if let Some(url) = &args.public_url {
         let parsed = url::Url::parse(url).map_err(|err| {
             CliError::usage(format!(
@@ -196,13 +217,37 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
     } else {
         format!("TWILIO_AUTH_TOKEN={token}")
     };
+    // Likewise the development API secret is printed and yours never is. The key SID
+    // is no secret.
+    let (key_accepted, key_lines) = match &api_key {
+        ApiKeyOrigin::Yours(key, _) => (
+            format!(", or as API key {key} with your API secret"),
+            format!(
+                "TWILIO_API_KEY={key}\n\
+                 TWILIO_API_SECRET=<the API secret from your environment or --api-secret>\n"
+            ),
+        ),
+        ApiKeyOrigin::Development => (
+            format!(", or as API key {DEV_API_KEY_SID} with the development secret"),
+            format!(
+                "TWILIO_API_KEY={DEV_API_KEY_SID}\n\
+                 TWILIO_API_SECRET={DEV_API_KEY_SECRET}\n"
+            ),
+        ),
+        ApiKeyOrigin::None => (
+            String::new(),
+            "# no API key (needed to sign Access Tokens): start with --api-key and --api-secret\n"
+                .to_string(),
+        ),
+    };
     ctx.print_text(&format!(
         "trctl emulator: TaskRouter v1 on {base}\n\
-         accepts Basic auth as account {account_sid} with {}\n\
+         accepts Basic auth as account {account_sid} with {}{key_accepted}\n\
          paste into a shell (prefix with export) or a .env file:\n\
          TRCTL_BASE_URL={base}\n\
          TWILIO_ACCOUNT_SID={account_sid}\n\
          {token_line}\n\
+         {key_lines}\
          {state_line}\
          press Ctrl-C to stop\n",
         if token_is_yours {

@@ -18,6 +18,7 @@ pub mod serve;
 pub mod stats;
 pub mod task;
 pub mod task_channel;
+pub mod token;
 pub mod trigger;
 pub mod worker;
 pub mod workflow;

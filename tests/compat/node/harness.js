@@ -50,14 +50,17 @@ async function startEmulator() {
       clearTimeout(timer);
       reject(new Error(`the emulator exited (${code}) before printing its base URL: ${stderr}`));
     });
+    // The banner's KEY=value lines, read up to its last line.
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith('press Ctrl-C')) {
+        clearTimeout(timer);
+        if (found.TRCTL_BASE_URL && found.TWILIO_ACCOUNT_SID && found.TWILIO_AUTH_TOKEN) resolve(found);
+        else reject(new Error(`the emulator's banner lacks its URL or credentials: ${JSON.stringify(Object.keys(found))}`));
+        return;
+      }
       const eq = line.indexOf('=');
       if (eq < 0) return;
       found[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-      if (found.TRCTL_BASE_URL && found.TWILIO_ACCOUNT_SID && found.TWILIO_AUTH_TOKEN) {
-        clearTimeout(timer);
-        resolve(found);
-      }
     });
   });
   child.removeAllListeners('exit');
@@ -75,6 +78,9 @@ async function startEmulator() {
     baseUrl: printed.TRCTL_BASE_URL,
     accountSid: printed.TWILIO_ACCOUNT_SID,
     authToken: printed.TWILIO_AUTH_TOKEN,
+    // The development API key pair (printed when the emulator runs with the development token).
+    apiKey: printed.TWILIO_API_KEY,
+    apiSecret: printed.TWILIO_API_SECRET,
     stop() {
       child.kill('SIGTERM');
       fs.rmSync(cwd, { recursive: true, force: true });
@@ -184,6 +190,7 @@ function workflowConfig(spanishQueue, englishQueue) {
 
 module.exports = {
   twilio,
+  trctlBin,
   startEmulator,
   startProxy,
   makeClient,
