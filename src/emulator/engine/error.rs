@@ -97,10 +97,6 @@ impl EngineError {
             "Invalid {name} {value}: it must be between {min} and {max}"
         ))
     }
-    /// A numeric query parameter that does not parse.
-    pub fn not_an_integer(name: &str, text: &str) -> EngineError {
-        EngineError::bad_request(format!("Invalid {name}: {text:?} is not an integer"))
-    }
     /// A URL parameter that does not parse.
     pub fn invalid_url(name: &str, text: &str) -> EngineError {
         EngineError::bad_request(format!("Invalid {name}: {text:?} is not a URL"))
@@ -344,7 +340,6 @@ mod tests {
             (EngineError::missing_instruction_parameter("CallFrom", "call"), "Missing required parameter CallFrom for the call instruction"),
             (EngineError::not_one_of("TaskOrder", "x", &["FIFO", "LIFO"]), "Invalid TaskOrder: \"x\" is not one of FIFO, LIFO"),
             (EngineError::out_of_range("Capacity", 51, 0, 50), "Invalid Capacity 51: it must be between 0 and 50"),
-            (EngineError::not_an_integer("Minutes", "ten"), "Invalid Minutes: \"ten\" is not an integer"),
             (EngineError::invalid_url("EventCallbackUrl", "nope"), "Invalid EventCallbackUrl: \"nope\" is not a URL"),
             (EngineError::not_http_url("EventCallbackUrl", "ftp://h"), "Invalid EventCallbackUrl: \"ftp://h\" is not an http(s) URL"),
             (EngineError::name_too_long("FriendlyName"), "Invalid FriendlyName: longer than 64 characters"),
