@@ -40,9 +40,9 @@ impl EngineError {
     pub fn not_in_workspace(workspace: &str, collection: &str, sid: &str) -> EngineError {
         EngineError::not_found(&format!("/Workspaces/{workspace}/{collection}/{sid}"))
     }
-    /// 400 / 20001 with a message. Prefer a named constructor below, so the text of each
-    /// refusal is written once.
-    pub fn bad_request(message: impl Into<String>) -> EngineError {
+    /// 400 / 20001 with a message: only for the named constructors below, so the text of
+    /// each refusal is written once.
+    fn bad_request(message: impl Into<String>) -> EngineError {
         EngineError {
             status: 400,
             code: 20001,
