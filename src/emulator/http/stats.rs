@@ -110,11 +110,11 @@ impl<P: Windowed> Ctx<'_, P> {
 }
 
 /// Decode `P` from the query, then answer with `respond` under one lock.
-fn windowed_read<P: Windowed>(
+fn windowed_read<P: Windowed, M: Serialize>(
     app: &Shared,
     ws: &str,
     req: &Req,
-    respond: impl FnOnce(&Ctx<'_, P>) -> Result<Value, EngineError>,
+    respond: impl FnOnce(&Ctx<'_, P>) -> Result<M, EngineError>,
 ) -> Response {
     let params = match P::from_pairs(&req.query) {
         Ok(params) => params,
@@ -170,10 +170,6 @@ fn nested<T: Serialize>(model: &T) -> Value {
         }
     }
     value
-}
-
-fn to_json<T: Serialize>(model: &T) -> Result<Value, EngineError> {
-    Ok(serde_json::to_value(model).unwrap_or(Value::Null))
 }
 
 fn count(n: u64) -> Option<Number> {
@@ -471,7 +467,7 @@ pub(super) async fn workspace_statistics(
             let window = &cx.window()?;
             let realtime = stats::workspace_realtime(workspace, now, window.channel.as_deref());
             let cumulative = stats::workspace_cumulative(workspace, window);
-            to_json(&model::WorkspaceStatistics {
+            Ok(model::WorkspaceStatistics {
                 realtime: Some(nested(&workspace_realtime(&NESTED, &realtime))),
                 cumulative: Some(nested(&workspace_cumulative(&NESTED, &cumulative))),
                 account_sid: env.account_sid.clone(),
@@ -498,7 +494,7 @@ pub(super) async fn workspace_realtime_statistics(
             let now = cx.now;
             let window = &cx.window()?;
             let figures = stats::workspace_realtime(workspace, now, window.channel.as_deref());
-            to_json(&workspace_realtime(env, &figures))
+            Ok(workspace_realtime(env, &figures))
         },
     )
 }
@@ -517,7 +513,7 @@ pub(super) async fn workspace_cumulative_statistics(
             let workspace = cx.workspace;
             let window = &cx.window()?;
             let figures = stats::workspace_cumulative(workspace, window);
-            to_json(&workspace_cumulative(env, &figures))
+            Ok(workspace_cumulative(env, &figures))
         },
     )
 }
@@ -562,7 +558,7 @@ pub(super) async fn queue_statistics(
             let queue = find_queue(workspace, &sid)?;
             let window = &cx.window()?;
             let (realtime, cumulative) = queue_parts(workspace, queue, window, now);
-            to_json(&model::TaskQueueStatistics {
+            Ok(model::TaskQueueStatistics {
                 account_sid: env.account_sid.clone(),
                 cumulative,
                 realtime,
@@ -591,7 +587,7 @@ pub(super) async fn queue_realtime_statistics(
             let queue = find_queue(workspace, &sid)?;
             let window = &cx.window()?;
             let figures = stats::queue_realtime(workspace, queue, now, window.channel.as_deref());
-            to_json(&queue_realtime(env, Some(&queue.sid), &figures))
+            Ok(queue_realtime(env, Some(&queue.sid), &figures))
         },
     )
 }
@@ -611,7 +607,7 @@ pub(super) async fn queue_cumulative_statistics(
             let queue = find_queue(workspace, &sid)?;
             let window = &cx.window()?;
             let figures = stats::queue_cumulative(workspace, &queue.sid, window);
-            to_json(&queue_cumulative(env, Some(&queue.sid), &figures))
+            Ok(queue_cumulative(env, Some(&queue.sid), &figures))
         },
     )
 }
@@ -750,7 +746,7 @@ pub(super) async fn workflow_statistics(
             let realtime =
                 stats::workflow_realtime(workspace, workflow, now, window.channel.as_deref());
             let cumulative = stats::workflow_cumulative(workspace, &workflow.sid, window);
-            to_json(&model::WorkflowStatistics {
+            Ok(model::WorkflowStatistics {
                 account_sid: env.account_sid.clone(),
                 cumulative: Some(nested(&workflow_cumulative(&NESTED, None, &cumulative))),
                 realtime: Some(nested(&workflow_realtime(&NESTED, None, &realtime))),
@@ -780,7 +776,7 @@ pub(super) async fn workflow_realtime_statistics(
             let window = &cx.window()?;
             let figures =
                 stats::workflow_realtime(workspace, workflow, now, window.channel.as_deref());
-            to_json(&workflow_realtime(env, Some(&workflow.sid), &figures))
+            Ok(workflow_realtime(env, Some(&workflow.sid), &figures))
         },
     )
 }
@@ -800,7 +796,7 @@ pub(super) async fn workflow_cumulative_statistics(
             let workflow = find_workflow(workspace, &sid)?;
             let window = &cx.window()?;
             let figures = stats::workflow_cumulative(workspace, &workflow.sid, window);
-            to_json(&workflow_cumulative(env, Some(&workflow.sid), &figures))
+            Ok(workflow_cumulative(env, Some(&workflow.sid), &figures))
         },
     )
 }
@@ -822,7 +818,7 @@ pub(super) async fn workers_statistics(
             let window = &cx.window()?;
             let realtime = stats::workers_realtime(workspace);
             let cumulative = stats::workers_cumulative(workspace, None, window);
-            to_json(&model::WorkerStatistics {
+            Ok(model::WorkerStatistics {
                 realtime: Some(nested(&workers_realtime(&NESTED, &realtime))),
                 cumulative: Some(nested(&workers_cumulative(&NESTED, &cumulative))),
                 account_sid: env.account_sid.clone(),
@@ -848,7 +844,7 @@ pub(super) async fn workers_realtime_statistics(
             let workspace = cx.workspace;
             // The figures do not depend on the channel, but an unknown one is refused.
             cx.window()?;
-            to_json(&workers_realtime(env, &stats::workers_realtime(workspace)))
+            Ok(workers_realtime(env, &stats::workers_realtime(workspace)))
         },
     )
 }
@@ -867,7 +863,7 @@ pub(super) async fn workers_cumulative_statistics(
             let workspace = cx.workspace;
             let window = &cx.window()?;
             let figures = stats::workers_cumulative(workspace, None, window);
-            to_json(&workers_cumulative(env, &figures))
+            Ok(workers_cumulative(env, &figures))
         },
     )
 }
@@ -890,7 +886,7 @@ pub(super) async fn worker_statistics(
                 .ok_or_else(|| EngineError::not_in_workspace(&workspace.sid, "Workers", &sid))?;
             let window = &cx.window()?;
             let figures = stats::workers_cumulative(workspace, Some(&worker.sid), window);
-            to_json(&model::WorkerInstanceStatistics {
+            Ok(model::WorkerInstanceStatistics {
                 account_sid: env.account_sid.clone(),
                 cumulative: Some(nested(&workers_cumulative(&NESTED, &figures))),
                 worker_sid: Some(worker.sid.clone()),
