@@ -242,6 +242,26 @@ async fn statistics_bodies_are_pinned() {
             );
         }
     }
+    // An unknown queue, workflow or worker is a 404 before its window is checked.
+    for path in [
+        format!("/TaskQueues/{unknown_queue}/Statistics"),
+        "/Workflows/WW0000000000000000000000000000ffff/CumulativeStatistics".to_string(),
+        "/Workers/WK0000000000000000000000000000ffff/Statistics".to_string(),
+    ] {
+        let query = [("SplitByWaitTime", "5,x"), ("TaskChannel", "fax")];
+        let (status, body) = send(
+            &client,
+            Method::GET,
+            &format!("{w}{path}"),
+            &query,
+            RequestBody::None,
+        )
+        .await;
+        seen.insert(
+            format!("GET {path} unknown"),
+            json!({"status": status, "body": body}),
+        );
+    }
     let bulk_path = format!("{w}/TaskQueues/RealTimeStatistics");
     for (name, body) in [
         (

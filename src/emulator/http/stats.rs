@@ -102,8 +102,8 @@ struct Ctx<'a, P> {
 }
 
 impl<P: Windowed> Ctx<'_, P> {
-    /// The window the parameters ask for (checked after the scope's record is found, so
-    /// an unknown SID is a 404 whatever the parameters).
+    /// The window the parameters ask for. Handlers call it after finding the scope's
+    /// record, so an unknown SID is a 404 whatever window was asked for.
     fn window(&self) -> Result<Window, EngineError> {
         Window::new(self.workspace, self.now, &self.params.window())
     }
