@@ -984,3 +984,64 @@ fn event_deliveries_are_decided_when_the_event_happens() {
     assert_eq!(param("TaskSid"), Some(task.as_str()));
     assert_eq!(param("TaskAttributes"), Some(r#"{"kind":"call"}"#));
 }
+
+#[test]
+fn queue_and_worker_names_are_unique_in_a_workspace_on_create_and_on_rename() {
+    let mut world = World::new();
+    world.queue("Sales", "1==1");
+    let support = world.queue("Support", "1==1");
+    let alice = world.worker("alice", json!({}));
+    world.worker("bob", json!({}));
+    let taken = |result: Result<Outcome, EngineError>, what: &str, name: &str| {
+        let err = result.expect_err("refused");
+        assert_eq!((err.status, err.code), (400, 20001));
+        assert!(
+            err.message
+                .starts_with(&format!("{what} named {name} already exists for workspace")),
+            "{}",
+            err.message
+        );
+    };
+    let ws = world.ws.clone();
+    let again = CreateTaskQueueParams {
+        friendly_name: "Sales".into(),
+        ..Default::default()
+    };
+    let result = world.try_apply(Command::CreateTaskQueue {
+        workspace: ws.clone(),
+        params: again,
+    });
+    taken(result, "Queue", "Sales");
+    let rename_queue = |name: &str| Command::UpdateTaskQueue {
+        workspace: ws.clone(),
+        sid: support.clone(),
+        params: UpdateTaskQueueParams {
+            friendly_name: Some(name.into()),
+            ..Default::default()
+        },
+    };
+    taken(world.try_apply(rename_queue("Sales")), "Queue", "Sales");
+    // Its own name is not taken by another queue.
+    assert!(world.try_apply(rename_queue("Support")).is_ok());
+    let again = CreateWorkerParams {
+        friendly_name: "alice".into(),
+        ..Default::default()
+    };
+    let result = world.try_apply(Command::CreateWorker {
+        workspace: ws.clone(),
+        params: again,
+    });
+    taken(result, "Worker", "alice");
+    let rename_worker = |name: &str| Command::UpdateWorker {
+        workspace: ws.clone(),
+        sid: alice.clone(),
+        params: UpdateWorkerParams {
+            friendly_name: Some(name.into()),
+            ..Default::default()
+        },
+    };
+    taken(world.try_apply(rename_worker("bob")), "Worker", "bob");
+    assert!(world.try_apply(rename_worker("alice")).is_ok());
+    // A queue and a worker may share a name.
+    assert!(world.try_apply(rename_worker("Sales")).is_ok());
+}

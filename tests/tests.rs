@@ -27,6 +27,7 @@ mod quickstart;
 mod routing;
 mod serve;
 mod spec_coverage;
+mod statistics;
 mod tick;
 mod token;
 mod workflow;

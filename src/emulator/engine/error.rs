@@ -40,9 +40,9 @@ impl EngineError {
     pub fn not_in_workspace(workspace: &str, collection: &str, sid: &str) -> EngineError {
         EngineError::not_found(&format!("/Workspaces/{workspace}/{collection}/{sid}"))
     }
-    /// 400 / 20001 with a message. Prefer a named constructor below, so the text of each
-    /// refusal is written once.
-    pub fn bad_request(message: impl Into<String>) -> EngineError {
+    /// 400 / 20001 with a message: only for the named constructors below, so the text of
+    /// each refusal is written once.
+    fn bad_request(message: impl Into<String>) -> EngineError {
         EngineError {
             status: 400,
             code: 20001,
@@ -96,10 +96,6 @@ impl EngineError {
         EngineError::bad_request(format!(
             "Invalid {name} {value}: it must be between {min} and {max}"
         ))
-    }
-    /// A numeric query parameter that does not parse.
-    pub fn not_an_integer(name: &str, text: &str) -> EngineError {
-        EngineError::bad_request(format!("Invalid {name}: {text:?} is not an integer"))
     }
     /// A URL parameter that does not parse.
     pub fn invalid_url(name: &str, text: &str) -> EngineError {
@@ -344,7 +340,6 @@ mod tests {
             (EngineError::missing_instruction_parameter("CallFrom", "call"), "Missing required parameter CallFrom for the call instruction"),
             (EngineError::not_one_of("TaskOrder", "x", &["FIFO", "LIFO"]), "Invalid TaskOrder: \"x\" is not one of FIFO, LIFO"),
             (EngineError::out_of_range("Capacity", 51, 0, 50), "Invalid Capacity 51: it must be between 0 and 50"),
-            (EngineError::not_an_integer("Minutes", "ten"), "Invalid Minutes: \"ten\" is not an integer"),
             (EngineError::invalid_url("EventCallbackUrl", "nope"), "Invalid EventCallbackUrl: \"nope\" is not a URL"),
             (EngineError::not_http_url("EventCallbackUrl", "ftp://h"), "Invalid EventCallbackUrl: \"ftp://h\" is not an http(s) URL"),
             (EngineError::name_too_long("FriendlyName"), "Invalid FriendlyName: longer than 64 characters"),

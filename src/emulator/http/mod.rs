@@ -9,6 +9,7 @@
 pub mod encode;
 mod error;
 mod paging;
+mod stats;
 
 use std::sync::Arc;
 
@@ -25,7 +26,6 @@ use serde_json::{json, Value};
 
 use super::app::App;
 use super::engine::state::{State, Workspace};
-use super::engine::stats::{self, Scope, Window};
 use super::engine::{query, Command, EngineError, Millis, Reply};
 use crate::api::resources::*;
 use crate::api::ParamError;
@@ -79,11 +79,11 @@ pub fn router(app: Shared) -> Router {
         )
         .route(
             &format!("{ws}/TaskQueues/Statistics"),
-            get(list_queue_statistics),
+            get(stats::list_queue_statistics),
         )
         .route(
             &format!("{ws}/TaskQueues/RealTimeStatistics"),
-            post(bulk_queue_statistics),
+            post(stats::bulk_queue_statistics),
         )
         .route(
             &format!("{ws}/TaskQueues/{{sid}}"),
@@ -91,15 +91,15 @@ pub fn router(app: Shared) -> Router {
         )
         .route(
             &format!("{ws}/TaskQueues/{{sid}}/Statistics"),
-            get(queue_statistics),
+            get(stats::queue_statistics),
         )
         .route(
             &format!("{ws}/TaskQueues/{{sid}}/RealTimeStatistics"),
-            get(queue_realtime),
+            get(stats::queue_realtime_statistics),
         )
         .route(
             &format!("{ws}/TaskQueues/{{sid}}/CumulativeStatistics"),
-            get(queue_cumulative),
+            get(stats::queue_cumulative_statistics),
         )
         .route(
             &format!("{ws}/Workflows"),
@@ -113,28 +113,31 @@ pub fn router(app: Shared) -> Router {
         )
         .route(
             &format!("{ws}/Workflows/{{sid}}/Statistics"),
-            get(workflow_statistics),
+            get(stats::workflow_statistics),
         )
         .route(
             &format!("{ws}/Workflows/{{sid}}/RealTimeStatistics"),
-            get(workflow_realtime),
+            get(stats::workflow_realtime_statistics),
         )
         .route(
             &format!("{ws}/Workflows/{{sid}}/CumulativeStatistics"),
-            get(workflow_cumulative),
+            get(stats::workflow_cumulative_statistics),
         )
         .route(
             &format!("{ws}/Workers"),
             get(list_workers).post(create_worker),
         )
-        .route(&format!("{ws}/Workers/Statistics"), get(workers_statistics))
+        .route(
+            &format!("{ws}/Workers/Statistics"),
+            get(stats::workers_statistics),
+        )
         .route(
             &format!("{ws}/Workers/RealTimeStatistics"),
-            get(workers_realtime),
+            get(stats::workers_realtime_statistics),
         )
         .route(
             &format!("{ws}/Workers/CumulativeStatistics"),
-            get(workers_cumulative),
+            get(stats::workers_cumulative_statistics),
         )
         .route(
             &format!("{ws}/Workers/{{sid}}"),
@@ -142,7 +145,7 @@ pub fn router(app: Shared) -> Router {
         )
         .route(
             &format!("{ws}/Workers/{{sid}}/Statistics"),
-            get(worker_statistics),
+            get(stats::worker_statistics),
         )
         .route(
             &format!("{ws}/Workers/{{sid}}/Channels"),
@@ -175,11 +178,17 @@ pub fn router(app: Shared) -> Router {
         )
         .route(&format!("{ws}/Events"), get(list_events))
         .route(&format!("{ws}/Events/{{sid}}"), get(fetch_event))
-        .route(&format!("{ws}/Statistics"), get(workspace_statistics))
-        .route(&format!("{ws}/RealTimeStatistics"), get(workspace_realtime))
+        .route(
+            &format!("{ws}/Statistics"),
+            get(stats::workspace_statistics),
+        )
+        .route(
+            &format!("{ws}/RealTimeStatistics"),
+            get(stats::workspace_realtime_statistics),
+        )
         .route(
             &format!("{ws}/CumulativeStatistics"),
-            get(workspace_cumulative),
+            get(stats::workspace_cumulative_statistics),
         )
         .route("/trctl/clock", get(clock_now))
         .route("/trctl/clock/advance", post(clock_advance))
@@ -1114,438 +1123,6 @@ async fn fetch_event(
             ),
             None,
         ))
-    })
-}
-
-// ---------------------------------------------------------------- statistics
-
-/// Window and channel parameters shared by the statistics endpoints.
-fn stats_window(
-    ws: &Workspace,
-    query_pairs: &[(String, String)],
-    now: Millis,
-) -> Result<Window, EngineError> {
-    let get = |name: &str| {
-        query_pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let minutes = match get("Minutes") {
-        Some(text) => Some(
-            text.trim()
-                .parse::<i64>()
-                .map_err(|_| EngineError::not_an_integer("Minutes", text))?,
-        ),
-        None => None,
-    };
-    let (start, end) = query::window(now, minutes, get("StartDate"), get("EndDate"))?;
-    let split = match get("SplitByWaitTime") {
-        Some(text) => text
-            .split(',')
-            .map(|t| {
-                t.trim()
-                    .parse::<i64>()
-                    .map_err(|_| EngineError::invalid_split_by_wait_time(text))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        None => Vec::new(),
-    };
-    let channel = match get("TaskChannel") {
-        Some(reference) => Some(
-            ws.channel_by_ref(reference)
-                .map(|c| c.sid.clone())
-                .ok_or_else(|| EngineError::unknown_task_channel(reference, &ws.sid))?,
-        ),
-        None => None,
-    };
-    Ok(Window {
-        start,
-        end,
-        split,
-        channel,
-    })
-}
-
-fn envelope(
-    state: &State,
-    ws: &Workspace,
-    scope_key: Option<(&str, &str)>,
-    parts: Vec<(&str, Value)>,
-    url: String,
-) -> Value {
-    let mut map = serde_json::Map::new();
-    map.insert("account_sid".into(), json!(state.account_sid));
-    map.insert("workspace_sid".into(), json!(ws.sid));
-    if let Some((key, sid)) = scope_key {
-        map.insert(key.into(), json!(sid));
-    }
-    for (key, value) in parts {
-        match value {
-            Value::Object(fields) if key.is_empty() => map.extend(fields),
-            other => {
-                map.insert(key.into(), other);
-            }
-        }
-    }
-    map.insert("url".into(), json!(url));
-    Value::Object(map)
-}
-
-/// Which statistics an endpoint returns.
-#[derive(Clone, Copy)]
-enum Part {
-    Both,
-    RealTime,
-    Cumulative,
-}
-
-impl Part {
-    /// The body's parts: both under their keys, or one spread at the top level.
-    fn select(
-        self,
-        realtime: impl FnOnce() -> Value,
-        cumulative: impl FnOnce() -> Value,
-    ) -> Vec<(&'static str, Value)> {
-        match self {
-            Part::Both => vec![("realtime", realtime()), ("cumulative", cumulative())],
-            Part::RealTime => vec![("", realtime())],
-            Part::Cumulative => vec![("", cumulative())],
-        }
-    }
-}
-
-fn stats_url(req: &Req) -> String {
-    format!("{}{}", req.base, req.path)
-}
-
-async fn workspace_stats(app: Shared, ws: String, req: Req, part: Part) -> Response {
-    read(&app, |state, now| {
-        let workspace = find_ws(state, &ws)?;
-        let window = stats_window(workspace, &req.query, now)?;
-        let realtime = || Value::Object(stats::workspace_realtime(workspace, now, &window));
-        let cumulative = || Value::Object(stats::cumulative(workspace, Scope::Workspace, &window));
-        let parts = part.select(realtime, cumulative);
-        Ok(json_response(
-            StatusCode::OK,
-            &envelope(state, workspace, None, parts, stats_url(&req)),
-            None,
-        ))
-    })
-}
-
-async fn workspace_statistics(
-    AxumState(app): AxumState<Shared>,
-    Path(ws): Path<String>,
-    req: Req,
-) -> Response {
-    workspace_stats(app, ws, req, Part::Both).await
-}
-async fn workspace_realtime(
-    AxumState(app): AxumState<Shared>,
-    Path(ws): Path<String>,
-    req: Req,
-) -> Response {
-    workspace_stats(app, ws, req, Part::RealTime).await
-}
-async fn workspace_cumulative(
-    AxumState(app): AxumState<Shared>,
-    Path(ws): Path<String>,
-    req: Req,
-) -> Response {
-    workspace_stats(app, ws, req, Part::Cumulative).await
-}
-
-fn queue_parts(
-    workspace: &Workspace,
-    queue: &super::engine::state::TaskQueue,
-    now: Millis,
-    window: &Window,
-    part: Part,
-) -> Vec<(&'static str, Value)> {
-    let realtime = || Value::Object(stats::queue_realtime(workspace, queue, now, window));
-    let cumulative = || {
-        Value::Object(stats::cumulative(
-            workspace,
-            Scope::Queue(&queue.sid),
-            window,
-        ))
-    };
-    part.select(realtime, cumulative)
-}
-
-async fn queue_stats(app: Shared, ws: String, sid: String, req: Req, part: Part) -> Response {
-    read(&app, |state, now| {
-        let workspace = find_ws(state, &ws)?;
-        let queue = workspace
-            .queues
-            .get(&sid)
-            .ok_or_else(|| EngineError::not_in_workspace(&ws, "TaskQueues", &sid))?;
-        let window = stats_window(workspace, &req.query, now)?;
-        let parts = queue_parts(workspace, queue, now, &window, part);
-        Ok(json_response(
-            StatusCode::OK,
-            &envelope(
-                state,
-                workspace,
-                Some(("task_queue_sid", &sid)),
-                parts,
-                stats_url(&req),
-            ),
-            None,
-        ))
-    })
-}
-
-async fn queue_statistics(
-    AxumState(app): AxumState<Shared>,
-    Path((ws, sid)): Path<(String, String)>,
-    req: Req,
-) -> Response {
-    queue_stats(app, ws, sid, req, Part::Both).await
-}
-async fn queue_realtime(
-    AxumState(app): AxumState<Shared>,
-    Path((ws, sid)): Path<(String, String)>,
-    req: Req,
-) -> Response {
-    queue_stats(app, ws, sid, req, Part::RealTime).await
-}
-async fn queue_cumulative(
-    AxumState(app): AxumState<Shared>,
-    Path((ws, sid)): Path<(String, String)>,
-    req: Req,
-) -> Response {
-    queue_stats(app, ws, sid, req, Part::Cumulative).await
-}
-
-async fn list_queue_statistics(
-    AxumState(app): AxumState<Shared>,
-    Path(ws): Path<String>,
-    req: Req,
-) -> Response {
-    let params = decode!(ListTaskQueuesStatisticsParams, &req.query);
-    read(&app, |state, now| {
-        let workspace = find_ws(state, &ws)?;
-        let window = stats_window(workspace, &req.query, now)?;
-        let items: Vec<(u64, &super::engine::state::TaskQueue)> = workspace
-            .queues
-            .iter()
-            .filter(|q| {
-                params
-                    .friendly_name
-                    .as_deref()
-                    .is_none_or(|name| q.friendly_name.contains(name))
-            })
-            .filter_map(|q| workspace.queues.position_of(&q.sid).map(|p| (p, q)))
-            .collect();
-        paging::respond(
-            &req,
-            &workspace.queues,
-            items,
-            "task_queues_statistics",
-            |queue| {
-                let mut value = envelope(
-                    state,
-                    workspace,
-                    Some(("task_queue_sid", &queue.sid)),
-                    queue_parts(workspace, queue, now, &window, Part::Both),
-                    String::new(),
-                );
-                // List items carry no `url` (the spec's schema has none).
-                if let Value::Object(map) = &mut value {
-                    map.remove("url");
-                }
-                value
-            },
-        )
-    })
-}
-
-async fn bulk_queue_statistics(
-    AxumState(app): AxumState<Shared>,
-    Path(ws): Path<String>,
-    req: Req,
-) -> Response {
-    // Both spellings appear in Twilio's docs (WIRE.md §8.6); accept either.
-    let sids: Vec<String> = req
-        .json
-        .as_ref()
-        .and_then(|body| body.get("QueueSids").or_else(|| body.get("queueSids")))
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    read(&app, |state, now| {
-        let workspace = find_ws(state, &ws)?;
-        if sids.is_empty() || sids.len() > 50 {
-            return Err(EngineError::queue_sids_count(sids.len()));
-        }
-        if let Some(bad) = sids.iter().find(|sid| !crate::api::sid::is_sid("WQ", sid)) {
-            return Err(EngineError::invalid_queue_sid(bad));
-        }
-        let window = Window {
-            start: now,
-            end: now,
-            split: Vec::new(),
-            channel: None,
-        };
-        let data: Vec<Value> = sids
-            .iter()
-            .map(|sid| {
-                let mut entry = match workspace.queues.get(sid) {
-                    Some(queue) => stats::queue_realtime(workspace, queue, now, &window),
-                    // Well-formed SIDs that are not in the workspace come back as zeros.
-                    None => zero_queue_realtime(workspace),
-                };
-                entry.remove("longest_relative_task_age_in_queue");
-                entry.remove("longest_relative_task_sid_in_queue");
-                entry.insert("task_queue_sid".into(), json!(sid));
-                Value::Object(entry)
-            })
-            .collect();
-        let body = json!({
-            "account_sid": state.account_sid,
-            "workspace_sid": workspace.sid,
-            "task_queue_data": data,
-            "task_queue_response_count": sids.len(),
-            "url": stats_url(&req),
-        });
-        Ok(json_response(StatusCode::OK, &body, None))
-    })
-}
-
-fn zero_queue_realtime(workspace: &Workspace) -> serde_json::Map<String, Value> {
-    let empty = super::engine::state::TaskQueue {
-        sid: String::new(),
-        friendly_name: String::new(),
-        target_workers: String::new(),
-        max_reserved_workers: 1,
-        task_order: crate::api::resources::TaskOrder::Fifo,
-        reservation_activity_sid: None,
-        assignment_activity_sid: None,
-        def: std::sync::Arc::new(crate::workflow::QueueDef {
-            sid: String::new(),
-            friendly_name: String::new(),
-            target_workers: crate::workflow::TargetWorkers::Nobody,
-        }),
-        created: 0,
-        updated: 0,
-    };
-    stats::queue_realtime(workspace, &empty, 0, &Window::default())
-}
-
-async fn workflow_stats(app: Shared, ws: String, sid: String, req: Req, part: Part) -> Response {
-    read(&app, |state, now| {
-        let workspace = find_ws(state, &ws)?;
-        let workflow = workspace
-            .workflows
-            .get(&sid)
-            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workflows", &sid))?;
-        let window = stats_window(workspace, &req.query, now)?;
-        let realtime =
-            || Value::Object(stats::workflow_realtime(workspace, workflow, now, &window));
-        let cumulative =
-            || Value::Object(stats::cumulative(workspace, Scope::Workflow(&sid), &window));
-        let parts = part.select(realtime, cumulative);
-        Ok(json_response(
-            StatusCode::OK,
-            &envelope(
-                state,
-                workspace,
-                Some(("workflow_sid", &sid)),
-                parts,
-                stats_url(&req),
-            ),
-            None,
-        ))
-    })
-}
-
-async fn workflow_statistics(
-    AxumState(app): AxumState<Shared>,
-    Path((ws, sid)): Path<(String, String)>,
-    req: Req,
-) -> Response {
-    workflow_stats(app, ws, sid, req, Part::Both).await
-}
-async fn workflow_realtime(
-    AxumState(app): AxumState<Shared>,
-    Path((ws, sid)): Path<(String, String)>,
-    req: Req,
-) -> Response {
-    workflow_stats(app, ws, sid, req, Part::RealTime).await
-}
-async fn workflow_cumulative(
-    AxumState(app): AxumState<Shared>,
-    Path((ws, sid)): Path<(String, String)>,
-    req: Req,
-) -> Response {
-    workflow_stats(app, ws, sid, req, Part::Cumulative).await
-}
-
-async fn workers_stats(app: Shared, ws: String, req: Req, part: Part) -> Response {
-    read(&app, |state, now| {
-        let workspace = find_ws(state, &ws)?;
-        let window = stats_window(workspace, &req.query, now)?;
-        let realtime = || Value::Object(stats::workers_realtime(workspace));
-        let cumulative = || Value::Object(stats::cumulative(workspace, Scope::Workers, &window));
-        let parts = part.select(realtime, cumulative);
-        Ok(json_response(
-            StatusCode::OK,
-            &envelope(state, workspace, None, parts, stats_url(&req)),
-            None,
-        ))
-    })
-}
-
-async fn workers_statistics(
-    AxumState(app): AxumState<Shared>,
-    Path(ws): Path<String>,
-    req: Req,
-) -> Response {
-    workers_stats(app, ws, req, Part::Both).await
-}
-async fn workers_realtime(
-    AxumState(app): AxumState<Shared>,
-    Path(ws): Path<String>,
-    req: Req,
-) -> Response {
-    workers_stats(app, ws, req, Part::RealTime).await
-}
-async fn workers_cumulative(
-    AxumState(app): AxumState<Shared>,
-    Path(ws): Path<String>,
-    req: Req,
-) -> Response {
-    workers_stats(app, ws, req, Part::Cumulative).await
-}
-
-async fn worker_statistics(
-    AxumState(app): AxumState<Shared>,
-    Path((ws, sid)): Path<(String, String)>,
-    req: Req,
-) -> Response {
-    read(&app, |state, now| {
-        let workspace = find_ws(state, &ws)?;
-        workspace
-            .workers
-            .get(&sid)
-            .ok_or_else(|| EngineError::not_in_workspace(&ws, "Workers", &sid))?;
-        let window = stats_window(workspace, &req.query, now)?;
-        let cumulative = Value::Object(stats::cumulative(workspace, Scope::Worker(&sid), &window));
-        let body = envelope(
-            state,
-            workspace,
-            Some(("worker_sid", &sid)),
-            vec![("cumulative", cumulative)],
-            stats_url(&req),
-        );
-        Ok(json_response(StatusCode::OK, &body, None))
     })
 }
 

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use crate::api::resources::*;
-use crate::emulator::engine::context::{enum_param, name_param, Context};
+use crate::emulator::engine::context::{enum_param, name_param, Context, UniqueName};
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::state::{TaskQueue, Workspace};
 use crate::emulator::engine::{validate, Reply};
@@ -30,17 +30,9 @@ impl Context<'_> {
         workspace: &str,
         params: CreateTaskQueueParams,
     ) -> Result<Reply, EngineError> {
-        let account = self.state.account_sid.clone();
         let ws = self.workspace(workspace)?;
         let friendly_name = name_param("FriendlyName", &params.friendly_name)?;
-        if ws.queues.iter().any(|q| q.friendly_name == friendly_name) {
-            return Err(EngineError::duplicate(
-                "Queue",
-                &friendly_name,
-                workspace,
-                &account,
-            ));
-        }
+        self.check_unique_name(workspace, UniqueName::Queue, &friendly_name, None)?;
         // Omitted means everyone (`1==1`); sent empty means nobody (ROUTING.md §3.1).
         let target_workers = params
             .target_workers
@@ -91,7 +83,6 @@ impl Context<'_> {
         sid: &str,
         params: UpdateTaskQueueParams,
     ) -> Result<Reply, EngineError> {
-        let account = self.state.account_sid.clone();
         let ws = self.workspace(workspace)?;
         ws.queues
             .get(sid)
@@ -102,13 +93,7 @@ impl Context<'_> {
             .map(|n| name_param("FriendlyName", n))
             .transpose()?;
         if let Some(name) = &friendly_name {
-            if ws
-                .queues
-                .iter()
-                .any(|q| &q.friendly_name == name && q.sid != sid)
-            {
-                return Err(EngineError::duplicate("Queue", name, workspace, &account));
-            }
+            self.check_unique_name(workspace, UniqueName::Queue, name, Some(sid))?;
         }
         if let Some(target) = &params.target_workers {
             validate::target_workers(target)?;

@@ -5,7 +5,7 @@ use crate::emulator::engine::state::EventType;
 use serde_json::json;
 
 use crate::api::resources::*;
-use crate::emulator::engine::context::{check_if_match, name_param, Context};
+use crate::emulator::engine::context::{check_if_match, name_param, Context, UniqueName};
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::events::{previous_activity_data, worker_data};
 use crate::emulator::engine::routing::Decision;
@@ -18,18 +18,9 @@ impl Context<'_> {
         workspace: &str,
         params: CreateWorkerParams,
     ) -> Result<Reply, EngineError> {
-        let account = self.state.account_sid.clone();
         let ws = self.workspace(workspace)?;
         let friendly_name = name_param("FriendlyName", &params.friendly_name)?;
-        // Worker names are unique in a workspace (unconfirmed; observed in practice).
-        if ws.workers.iter().any(|w| w.friendly_name == friendly_name) {
-            return Err(EngineError::duplicate(
-                "Worker",
-                &friendly_name,
-                workspace,
-                &account,
-            ));
-        }
+        self.check_unique_name(workspace, UniqueName::Worker, &friendly_name, None)?;
         let activity_sid = params
             .activity_sid
             .clone()
@@ -90,7 +81,6 @@ impl Context<'_> {
         sid: &str,
         params: UpdateWorkerParams,
     ) -> Result<Reply, EngineError> {
-        let account = self.state.account_sid.clone();
         let ws = self.workspace(workspace)?;
         let worker = ws
             .workers
@@ -103,13 +93,7 @@ impl Context<'_> {
             .map(|n| name_param("FriendlyName", n))
             .transpose()?;
         if let Some(name) = &friendly_name {
-            if ws
-                .workers
-                .iter()
-                .any(|w| &w.friendly_name == name && w.sid != sid)
-            {
-                return Err(EngineError::duplicate("Worker", name, workspace, &account));
-            }
+            self.check_unique_name(workspace, UniqueName::Worker, name, Some(sid))?;
         }
         let new_activity = match params.activity_sid.as_deref() {
             Some(activity) => Some(ws.activities.get(activity).ok_or_else(|| {
