@@ -526,12 +526,20 @@ pub async fn read_capped(
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(BodyError::TooLarge);
     }
-    let capacity = declared.map_or(0, |length| length as usize).min(limit);
-    let mut body = Vec::with_capacity(capacity);
+    // The chunks are kept as they arrive and joined once at the end, rather than grown
+    // into one buffer by doubling: a body near the limit then never has its old, smaller
+    // copies alive beside it (an allocator may keep freed blocks resident for a while).
+    let mut chunks = Vec::new();
+    let mut total = 0usize;
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
-        if body.len() + chunk.len() > limit {
+        total += chunk.len();
+        if total > limit {
             return Err(BodyError::TooLarge);
         }
+        chunks.push(chunk);
+    }
+    let mut body = Vec::with_capacity(total);
+    for chunk in chunks {
         body.extend_from_slice(&chunk);
     }
     Ok(body)
