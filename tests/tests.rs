@@ -16,6 +16,7 @@ mod differential;
 mod emulator;
 mod examples;
 mod expr;
+mod gateway;
 mod lifecycle;
 mod limits;
 mod listeners;

@@ -57,6 +57,8 @@ pub struct App {
     pub public_url: Option<String>,
     /// Saves the state after changes (`--state`), if asked to.
     pub saver: Option<Arc<super::persist::Saver>>,
+    /// The worker SDK's sessions (the gateway's websockets).
+    pub gateway: super::gateway::Gateway,
 }
 
 impl App {

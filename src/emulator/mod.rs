@@ -9,6 +9,7 @@
 pub mod app;
 pub mod clock;
 pub mod engine;
+pub mod gateway;
 pub mod http;
 pub mod persist;
 pub mod runner;
@@ -68,6 +69,8 @@ pub struct EmulatorConfig {
     /// [`Emulator::save_state`] before stopping to save the last ones). `None`: in memory
     /// only.
     pub state: Option<persist::StateFile>,
+    /// The worker SDK's gateway (heartbeat interval).
+    pub gateway: gateway::GatewayConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -83,6 +86,7 @@ impl Default for EmulatorConfig {
             notice: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             state: None,
+            gateway: gateway::GatewayConfig::default(),
         }
     }
 }
@@ -131,6 +135,7 @@ impl Emulator {
             saver: config
                 .state
                 .map(|file| Arc::new(persist::Saver::new(file.path().to_path_buf()))),
+            gateway: gateway::Gateway::new(config.gateway),
         };
         Emulator {
             app: Arc::new(app),
@@ -143,7 +148,9 @@ impl Emulator {
 
     /// The axum router serving TaskRouter v1.
     pub fn router(&self) -> axum::Router {
-        let router = http::router(self.app.clone());
+        // The gateway's routes sit outside the REST API's Basic auth (the worker SDK
+        // authenticates with an Access Token) and its fallback.
+        let router = http::router(self.app.clone()).merge(gateway::router(self.app.clone()));
         match &self.app.public_url {
             Some(url) => {
                 let public = http::PublicUrl(url.clone());
@@ -216,6 +223,13 @@ impl Emulator {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         self.start_runner();
+        // Upgraded websockets are no longer the HTTP server's connections: the gateway
+        // closes them itself when the shutdown begins.
+        let app = self.app.clone();
+        let shutdown = async move {
+            shutdown.await;
+            app.gateway.close_all();
+        };
         crate::http_server::serve(listener, self.router(), limits, shutdown).await
     }
 

@@ -50,6 +50,10 @@ pub struct EmulatorArgs {
     /// never written to it.
     #[arg(long, value_name = "FILE", env = "TRCTL_EMULATOR_STATE")]
     pub state: Option<PathBuf>,
+    /// Seconds between the whitespace heartbeat frames the worker SDK's websocket gets
+    /// (Twilio: 15; shorter for tests).
+    #[arg(long, value_name = "S", default_value_t = crate::emulator::gateway::DEFAULT_HEARTBEAT.as_secs_f64())]
+    pub gateway_heartbeat: f64,
     /// Connection limits and timeouts (last: their help heading applies to what follows).
     #[command(flatten)]
     pub server: crate::cli::server_flags::ServerFlags,
@@ -104,6 +108,8 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
     }
     let limits = args.server.limits()?;
     let drain_timeout = crate::cli::server_flags::seconds("--drain-timeout", args.drain_timeout)?;
+    let heartbeat =
+        crate::cli::server_flags::seconds("--gateway-heartbeat", args.gateway_heartbeat)?;
     let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
     let account_sid =
         non_empty(&ctx.global.account_sid).unwrap_or_else(|| DEV_ACCOUNT_SID.to_string());
@@ -195,6 +201,7 @@ pub async fn run(ctx: &mut Ctx, args: EmulatorArgs) -> Result<(), CliError> {
         })),
         drain_timeout,
         state,
+        gateway: crate::emulator::gateway::GatewayConfig { heartbeat },
     });
     let addr = SocketAddr::new(args.host, args.port);
     let listener = crate::http_server::bind(addr).await.map_err(|err| {
