@@ -516,7 +516,7 @@ pub fn tasks<'a>(
                 .is_none_or(|has| (task.addons != "{}") == has)
             && expression
                 .as_ref()
-                .is_none_or(|e| e.matches_document(&task.attributes_json))
+                .is_none_or(|e| e.matches_document(&task.attributes_value()))
     });
     if let Some(ordering) = params.ordering.as_deref() {
         for clause in ordering.split(',').rev() {

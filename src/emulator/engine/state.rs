@@ -276,11 +276,11 @@ pub struct WorkerChannel {
 pub struct Task {
     /// `WT…`
     pub sid: String,
-    /// Attributes, exactly as sent.
+    /// Attributes, exactly as sent (checked to be a JSON object when set). Only the
+    /// text is kept: the parsed document of every stored task took more memory than the
+    /// rest of the task, so expressions parse it when they need it
+    /// ([`Task::attributes_value`]).
     pub attributes: String,
-    /// The same, parsed (again on restore).
-    #[serde(skip)]
-    pub attributes_json: Value,
     /// Where the task is in its lifecycle.
     pub assignment_status: TaskStatus,
     /// Priority (higher first).
@@ -363,6 +363,15 @@ record!(
 );
 
 impl Task {
+    /// The attributes parsed, for expressions and the workflow walk (an empty object if
+    /// the text is not a JSON object, which the checks when it is set rule out).
+    pub fn attributes_value(&self) -> Value {
+        match serde_json::from_str(&self.attributes) {
+            Ok(value @ Value::Object(_)) => value,
+            _ => Value::Object(serde_json::Map::new()),
+        }
+    }
+
     /// Move the task to `next`, one of the steps [`TaskStatus::can_become`] allows.
     pub fn set_status(&mut self, next: TaskStatus) {
         debug_assert!(

@@ -168,10 +168,11 @@ fn choose(
             &default_step
         }
     };
+    let attributes = task.attributes_value();
     let context = StepContext {
         step: step_ref,
         queue: &queue.def,
-        task: &task.attributes_json,
+        task: &attributes,
         time: Some(time_of_day(now)),
         // Single-tasking workspaces ignore channel capacity (§4.6 rule 4).
         task_channel: if multitasking { channel } else { None },
