@@ -8,6 +8,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -94,8 +95,10 @@ pub struct Workspace {
     /// Pending tasks per queue, in the order workers take them (kept by [`Workspace::reindex`]).
     /// Keyed by (queue, task channel), so a worker full on one channel skips its tasks.
     /// Derived from the tasks: not saved, rebuilt on restore (as are the three below).
+    /// Looked up by `(&str, &str)` through [`Lane`]; a task's [`IndexKey`] shares the
+    /// key's strings.
     #[serde(skip)]
-    pub pending: HashMap<(String, String), QueueIndex>,
+    pub pending: hashbrown::HashMap<(Arc<str>, Arc<str>), QueueIndex, FxBuildHasher>,
     /// The load of every worker from the reservations that hold a slot (pending,
     /// accepted or wrapping), kept by [`Workspace::activate`] and [`Workspace::deactivate`].
     #[serde(skip)]
@@ -120,21 +123,38 @@ pub struct Workspace {
 }
 
 /// The pending tasks of one queue, ordered both ways TaskRouter orders queues (§3.3).
+/// A task is named by its creation position in the workspace's tasks (the last number
+/// of each entry; [`Table::at`] finds it), which its entry holds anyway for ordering,
+/// so the index keeps no copy of the SIDs.
 #[derive(Debug, Clone, Default)]
 pub struct QueueIndex {
     /// FIFO: higher priority first, then older (virtual start time), then created first.
-    pub fifo: BTreeSet<(Reverse<i64>, Millis, u64, String)>,
+    pub fifo: BTreeSet<(Reverse<i64>, Millis, u64)>,
     /// LIFO: newest first, priority ignored.
-    pub lifo: BTreeSet<(Reverse<Millis>, Reverse<u64>, String)>,
+    pub lifo: BTreeSet<(Reverse<Millis>, Reverse<u64>)>,
 }
+
+/// A `(queue, task channel)` key of [`Workspace::pending`] as borrowed strings, to look
+/// an index up without building its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lane<'a>(pub &'a str, pub &'a str);
+
+impl hashbrown::Equivalent<(Arc<str>, Arc<str>)> for Lane<'_> {
+    fn equivalent(&self, key: &(Arc<str>, Arc<str>)) -> bool {
+        self.0 == &*key.0 && self.1 == &*key.1
+    }
+}
+
+// `Lane` must hash as the key it stands for: a tuple hashes its fields in order, and an
+// `Arc<str>` as its `str`, which is what the derived `Hash` of two `&str` does too.
 
 /// Where a task stands in its queue's index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexKey {
-    /// The queue.
-    pub queue: String,
-    /// The task channel.
-    pub channel: String,
+    /// The queue (the index key's own string, shared).
+    pub queue: Arc<str>,
+    /// The task channel (likewise).
+    pub channel: Arc<str>,
     /// Priority when indexed.
     pub priority: i64,
     /// Virtual start time when indexed.

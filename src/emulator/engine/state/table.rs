@@ -109,6 +109,10 @@ impl<T: Record> Table<T> {
             .get(usize::try_from(position).ok()?)
             .and_then(|slot| slot.as_deref())
     }
+    /// The record at a creation position (none for a removed one).
+    pub fn at(&self, position: u64) -> Option<&T> {
+        self.slot(position)
+    }
     /// The record with this SID.
     pub fn get(&self, sid: &str) -> Option<&T> {
         self.slot(self.find(sid)?)
