@@ -616,7 +616,7 @@ pub fn events<'a>(
         event.date >= start
             && event.date <= end
             && event_type.is_none_or(|t| t == Some(event.event_type))
-            && params.sid.as_deref().is_none_or(|s| &*event.sid == s)
+            && params.sid.as_deref().is_none_or(|s| event.sid() == s)
             && params
                 .task_sid
                 .as_deref()

@@ -378,9 +378,14 @@ record!(
     Workflow,
     Worker,
     Task,
-    Reservation,
-    Event
+    Reservation
 );
+
+impl Record for Event {
+    fn sid(&self) -> &str {
+        Event::sid(self)
+    }
+}
 
 impl Task {
     /// The attributes parsed, for expressions and the workflow walk (an empty object if
@@ -554,7 +559,7 @@ mod event_data_tests {
         assert!(table.remove("EV2").is_some());
         assert_eq!(table.position("EV2"), Some(1));
         assert!(table.get("EV2").is_none());
-        let after: Vec<&str> = table.after(Some(1)).map(|e| &*e.sid).collect();
+        let after: Vec<&str> = table.after(Some(1)).map(|e| e.sid()).collect();
         assert_eq!(after, ["EV3"]);
     }
 }
