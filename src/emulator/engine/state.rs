@@ -334,7 +334,7 @@ pub struct Task {
     /// Where the task is in its workflow (absent for tasks sent straight to a queue).
     pub routing: Option<Routing>,
     /// Workers that rejected the task; not offered it again.
-    pub rejected_by: Vec<String>,
+    pub rejected_by: Rejected,
     /// pending→reserved transitions so far (TaskRouter cancels at 1,000).
     pub assignments: u32,
     /// When the task reached `completed` or `canceled`.
@@ -342,6 +342,47 @@ pub struct Task {
     /// Its entry in the queue index while it is pending in a queue (rebuilt on restore).
     #[serde(skip)]
     pub indexed: Option<IndexKey>,
+}
+
+/// The workers that rejected a task: one word while there are none (as for most tasks),
+/// saved as the list (empty when none) older builds wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+// The box is the point: one word in every task instead of a `Vec`'s three.
+#[allow(clippy::box_collection)]
+pub struct Rejected(Option<Box<Vec<String>>>);
+
+impl Rejected {
+    /// Whether this worker rejected the task.
+    pub fn contains(&self, worker_sid: &str) -> bool {
+        self.0
+            .iter()
+            .flat_map(|list| list.iter())
+            .any(|sid| sid == worker_sid)
+    }
+    /// Record a rejection.
+    pub fn push(&mut self, worker_sid: String) {
+        self.0.get_or_insert_with(Box::default).push(worker_sid);
+    }
+    /// The workers, in the order they rejected.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .flat_map(|list| list.iter())
+            .map(String::as_str)
+    }
+}
+
+impl Serialize for Rejected {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rejected {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let list = Vec::<String>::deserialize(deserializer)?;
+        Ok(Rejected((!list.is_empty()).then(|| Box::new(list))))
+    }
 }
 
 /// A reservation of a worker for a task.
@@ -409,38 +450,39 @@ impl Task {
     }
 }
 
-/// Something that happens at a time.
+/// Something that happens at a time. Every stored task has one or more waiting in the
+/// schedule, so the SIDs are boxed `str`s (two words each, not three).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Deadline {
     /// A reservation's `task_reservation_timeout` ends.
     Reservation {
         /// Workspace.
-        workspace: String,
+        workspace: Box<str>,
         /// Reservation.
-        reservation: String,
+        reservation: Box<str>,
     },
     /// A workflow step's cumulative timeout ends.
     Step {
         /// Workspace.
-        workspace: String,
+        workspace: Box<str>,
         /// Task.
-        task: String,
+        task: Box<str>,
         /// The routing generation it was set for.
         generation: u64,
     },
     /// A task's TTL ends.
     TaskTtl {
         /// Workspace.
-        workspace: String,
+        workspace: Box<str>,
         /// Task.
-        task: String,
+        task: Box<str>,
     },
     /// A finished task is removed.
     Cleanup {
         /// Workspace.
-        workspace: String,
+        workspace: Box<str>,
         /// Task.
-        task: String,
+        task: Box<str>,
     },
 }
 
@@ -477,6 +519,27 @@ impl State {
     pub fn schedule(&mut self, at: Millis, deadline: Deadline) {
         self.deadline_seq += 1;
         self.deadlines.insert((at, self.deadline_seq, deadline));
+    }
+
+    /// Take a task's TTL timer, set for `at` when the task was created, out of the
+    /// schedule (it cannot fire once the task has finished).
+    pub fn unschedule_ttl(&mut self, at: Millis, workspace: &str, task: &str) {
+        // The least deadline of all, so the range holds every timer set for `at`.
+        let least = || Deadline::Reservation {
+            workspace: Box::default(),
+            reservation: Box::default(),
+        };
+        let found = self
+            .deadlines
+            .range((at, 0, least())..(at.saturating_add(1), 0, least()))
+            .find(|(_, _, deadline)| {
+                matches!(deadline, Deadline::TaskTtl { workspace: w, task: t }
+                    if **w == *workspace && **t == *task)
+            })
+            .cloned();
+        if let Some(key) = found {
+            self.deadlines.remove(&key);
+        }
     }
 
     /// When the next timer fires.

@@ -10,7 +10,7 @@ use crate::emulator::engine::context::{
 };
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::events::task_data;
-use crate::emulator::engine::state::{Deadline, Task};
+use crate::emulator::engine::state::{Deadline, Rejected, Task};
 use crate::emulator::engine::{validate, Reply};
 
 impl Context<'_> {
@@ -117,7 +117,7 @@ impl Context<'_> {
             updated: now,
             version: 0,
             routing: None,
-            rejected_by: Vec::new(),
+            rejected_by: Rejected::default(),
             assignments: 0,
             finished: None,
             indexed: None,
@@ -130,8 +130,8 @@ impl Context<'_> {
         self.state.schedule(
             now + timeout * 1000,
             Deadline::TaskTtl {
-                workspace: workspace.to_string(),
-                task: sid.clone(),
+                workspace: workspace.into(),
+                task: sid.as_str().into(),
             },
         );
         let has_workflow = self

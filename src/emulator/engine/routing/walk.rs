@@ -149,8 +149,8 @@ impl Context<'_> {
                     self.state.schedule(
                         at.0,
                         Deadline::Step {
-                            workspace: workspace.to_string(),
-                            task: task_sid.to_string(),
+                            workspace: workspace.into(),
+                            task: task_sid.into(),
                             generation,
                         },
                     );
