@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
@@ -45,10 +44,15 @@ fn names() -> Vec<&'static str> {
 /// carry its SID, attributes, channel, queue and workflow), kept once per workspace and
 /// named in an event by number. Values only ever join (an event log is never pruned, and
 /// every value here is one some event holds).
+///
+/// The values sit end to end in one string, a value's number giving where it ends (four
+/// bytes a value, where an `Arc<str>` each cost 32 and an allocation).
 #[derive(Debug, Clone, Default)]
 pub struct SharedValues {
-    values: Vec<Arc<str>>,
-    /// Positions in `values`, found by the value's hash.
+    text: String,
+    /// Where each value ends in `text`, by number.
+    ends: Vec<u32>,
+    /// Numbers of the values, found by the value's hash.
     index: HashTable<u32>,
 }
 
@@ -56,63 +60,83 @@ fn value_hash(value: &str) -> u64 {
     FxBuildHasher.hash_one(value)
 }
 
+/// The value numbered `id` in `text` (empty for a number no value has, which only a
+/// damaged file could give).
+fn value_at<'a>(text: &'a str, ends: &[u32], id: u32) -> &'a str {
+    let id = id as usize;
+    let start = match id.checked_sub(1) {
+        Some(before) => ends.get(before).copied(),
+        None => Some(0),
+    };
+    match (start, ends.get(id)) {
+        (Some(start), Some(end)) => text.get(start as usize..*end as usize).unwrap_or(""),
+        _ => "",
+    }
+}
+
 impl SharedValues {
-    /// The number of `value`, added if new.
+    /// The number of `value`, added if new (`None` when the numbers or the text are
+    /// full: the event then keeps the value itself).
     fn intern(&mut self, value: &str) -> Option<u32> {
-        let values = &self.values;
-        let at = |id: &u32| values.get(*id as usize).map_or("", |v| &**v);
-        if let Some(id) = self.index.find(value_hash(value), |id| at(id) == value) {
+        let (text, ends) = (&self.text, &self.ends);
+        if let Some(id) = self
+            .index
+            .find(value_hash(value), |id| value_at(text, ends, *id) == value)
+        {
             return Some(*id);
         }
-        let id = u32::try_from(self.values.len())
+        self.push(value)
+    }
+
+    /// Add `value` under the next number, even if it is there already.
+    fn push(&mut self, value: &str) -> Option<u32> {
+        let id = u32::try_from(self.ends.len())
             .ok()
             .filter(|id| *id < SHARED)?;
-        self.values.push(value.into());
-        let values = &self.values;
-        let at = |id: &u32| values.get(*id as usize).map_or("", |v| &**v);
-        self.index
-            .insert_unique(value_hash(value), id, |id| value_hash(at(id)));
+        let end = u32::try_from(self.text.len() + value.len()).ok()?;
+        self.text.push_str(value);
+        self.ends.push(end);
+        let (text, ends) = (&self.text, &self.ends);
+        self.index.insert_unique(value_hash(value), id, |id| {
+            value_hash(value_at(text, ends, *id))
+        });
         Some(id)
     }
 
     /// The value numbered `id` (empty for a number no value has, which only a damaged
     /// file could give).
     fn get(&self, id: u32) -> &str {
-        self.values.get(id as usize).map_or("", |v| v)
+        value_at(&self.text, &self.ends, id)
     }
 
     /// How many values.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.ends.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.ends.is_empty()
     }
 }
 
 /// Saved as the list of values, in number order.
 impl Serialize for SharedValues {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.values.iter().map(|v| &**v))
+        serializer.collect_seq((0..self.ends.len()).map(|id| self.get(id as u32)))
     }
 }
 
 impl<'de> Deserialize<'de> for SharedValues {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
         let values = Vec::<String>::deserialize(deserializer)?;
         let mut shared = SharedValues::default();
         for value in values {
             // A value saved twice keeps both numbers (events may name either).
-            let id = u32::try_from(shared.values.len()).unwrap_or(u32::MAX);
-            shared.values.push(value.into());
-            let values = &shared.values;
-            let at = |id: &u32| values.get(*id as usize).map_or("", |v| &**v);
-            let hash = value_hash(at(&id));
-            shared
-                .index
-                .insert_unique(hash, id, |id| value_hash(at(id)));
+            if shared.push(&value).is_none() {
+                return Err(D::Error::custom("too many shared event values"));
+            }
         }
         Ok(shared)
     }
