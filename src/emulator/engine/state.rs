@@ -401,8 +401,9 @@ pub struct Reservation {
     /// The worker's activity when reserved (a REST reject without an activity returns
     /// the worker there).
     pub previous_activity_sid: String,
-    /// An instruction the reservation was accepted with (dequeue, call, …), as sent.
-    pub instruction: Option<Value>,
+    /// An instruction the reservation was accepted with (dequeue, call, …), as sent
+    /// (boxed: one word in the many reservations without one).
+    pub instruction: Option<Box<Value>>,
     /// Created.
     pub created: Millis,
     /// Last changed.

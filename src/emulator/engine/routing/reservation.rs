@@ -161,7 +161,7 @@ impl Context<'_> {
                     instruction,
                     self.reservation_mut(workspace, reservation_sid),
                 ) {
-                    reservation.instruction = Some(instruction);
+                    reservation.instruction = Some(Box::new(instruction));
                 }
                 Ok(())
             }
@@ -232,7 +232,7 @@ impl Context<'_> {
         self.set_status(workspace, reservation_sid, ReservationStatus::Accepted);
         if let Some(instruction) = instruction {
             if let Some(r) = self.reservation_mut(workspace, reservation_sid) {
-                r.instruction = Some(instruction);
+                r.instruction = Some(Box::new(instruction));
             }
         }
         let Some(ws) = self.state.workspaces.get_mut(workspace) else {
