@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use serde_json::json;
 use trctl::api::resources::*;
-use trctl::emulator::engine::state::Workspace;
+use trctl::emulator::engine::state::{Deadline, Workspace};
 use trctl::emulator::engine::{
     CallbackReply, Command, CountingSids, Effect, Engine, EngineError, Millis, Outcome, Reply,
 };
@@ -717,6 +717,41 @@ fn canceling_a_reserved_task_cancels_its_reservation() {
     w.set_task_status(&task, "canceled").unwrap();
     assert_eq!(w.reservations(&task)[0].2, "canceled");
     assert!(w.events().contains(&"reservation.canceled".to_string()));
+}
+
+#[test]
+fn a_finished_task_leaves_no_ttl_timer_behind() {
+    let (mut w, _, _, workflow) = quickstart();
+    let ttls = |w: &World, task: &str| {
+        w.engine
+            .state()
+            .deadlines
+            .iter()
+            .filter(|(_, _, d)| matches!(d, Deadline::TaskTtl { task: t, .. } if &**t == task))
+            .count()
+    };
+    let done = w.task_with(
+        &workflow,
+        json!({"selected_language": "es"}),
+        None,
+        Some(60),
+    );
+    let other = w.task_with(
+        &workflow,
+        json!({"selected_language": "es"}),
+        None,
+        Some(60),
+    );
+    assert_eq!((ttls(&w, &done), ttls(&w, &other)), (1, 1));
+    w.set_task_status(&done, "canceled").unwrap();
+    // Only the finished task's timer goes, though both are due at the same instant.
+    assert_eq!((ttls(&w, &done), ttls(&w, &other)), (0, 1));
+    w.advance(60);
+    assert_eq!(w.status(&other), "canceled");
+    assert_eq!(
+        w.state().tasks.get(&other).unwrap().reason.as_deref(),
+        Some("Task TTL Exceeded")
+    );
 }
 
 #[test]

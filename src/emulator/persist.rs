@@ -690,7 +690,7 @@ mod tests {
         };
         assert_eq!(sorted(a), sorted(b));
         for (x, y) in a.tasks.iter().zip(b.tasks.iter()) {
-            assert_eq!(x.attributes_json, y.attributes_json);
+            assert_eq!(x.attributes, y.attributes);
             assert_eq!(x.indexed, y.indexed);
             assert_eq!(
                 x.routing.as_ref().map(|r| r.workflow.config().clone()),

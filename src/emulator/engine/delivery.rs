@@ -64,7 +64,7 @@ pub fn event_callback(
             event.date.div_euclid(1000).to_string(),
         ),
         ("TimestampMs".to_string(), event.date.to_string()),
-        ("Sid".to_string(), event.sid.to_string()),
+        ("Sid".to_string(), event.sid().to_string()),
     ];
     for (key, value, _) in event.fields(ws) {
         let name = pascal_case(key);

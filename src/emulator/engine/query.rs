@@ -516,7 +516,7 @@ pub fn tasks<'a>(
                 .is_none_or(|has| (task.addons != "{}") == has)
             && expression
                 .as_ref()
-                .is_none_or(|e| e.matches_document(&task.attributes_json))
+                .is_none_or(|e| e.matches_document(&task.attributes_value()))
     });
     if let Some(ordering) = params.ordering.as_deref() {
         for clause in ordering.split(',').rev() {
@@ -616,7 +616,7 @@ pub fn events<'a>(
         event.date >= start
             && event.date <= end
             && event_type.is_none_or(|t| t == Some(event.event_type))
-            && params.sid.as_deref().is_none_or(|s| &*event.sid == s)
+            && params.sid.as_deref().is_none_or(|s| event.sid() == s)
             && params
                 .task_sid
                 .as_deref()

@@ -185,7 +185,8 @@ fn rebuild(ws: &mut Workspace, old: &HashMap<String, Arc<CompiledWorkflow>>) -> 
         worker.attributes_json = parse_attributes("worker", &worker.sid, &worker.attributes)?;
     }
     for task in ws.tasks.iter_mut() {
-        task.attributes_json = parse_attributes("task", &task.sid, &task.attributes)?;
+        // Checked as when set; only the text is kept (`Task::attributes_value`).
+        parse_attributes("task", &task.sid, &task.attributes)?;
         task.indexed = None;
         if let Some(route) = task.routing.as_mut() {
             let config = old.get(&task.sid).or_else(|| {

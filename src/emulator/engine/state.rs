@@ -8,6 +8,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -94,8 +95,10 @@ pub struct Workspace {
     /// Pending tasks per queue, in the order workers take them (kept by [`Workspace::reindex`]).
     /// Keyed by (queue, task channel), so a worker full on one channel skips its tasks.
     /// Derived from the tasks: not saved, rebuilt on restore (as are the three below).
+    /// Looked up by `(&str, &str)` through [`Lane`]; a task's [`IndexKey`] shares the
+    /// key's strings.
     #[serde(skip)]
-    pub pending: HashMap<(String, String), QueueIndex>,
+    pub pending: hashbrown::HashMap<(Arc<str>, Arc<str>), QueueIndex, FxBuildHasher>,
     /// The load of every worker from the reservations that hold a slot (pending,
     /// accepted or wrapping), kept by [`Workspace::activate`] and [`Workspace::deactivate`].
     #[serde(skip)]
@@ -120,21 +123,38 @@ pub struct Workspace {
 }
 
 /// The pending tasks of one queue, ordered both ways TaskRouter orders queues (§3.3).
+/// A task is named by its creation position in the workspace's tasks (the last number
+/// of each entry; [`Table::at`] finds it), which its entry holds anyway for ordering,
+/// so the index keeps no copy of the SIDs.
 #[derive(Debug, Clone, Default)]
 pub struct QueueIndex {
     /// FIFO: higher priority first, then older (virtual start time), then created first.
-    pub fifo: BTreeSet<(Reverse<i64>, Millis, u64, String)>,
+    pub fifo: BTreeSet<(Reverse<i64>, Millis, u64)>,
     /// LIFO: newest first, priority ignored.
-    pub lifo: BTreeSet<(Reverse<Millis>, Reverse<u64>, String)>,
+    pub lifo: BTreeSet<(Reverse<Millis>, Reverse<u64>)>,
 }
+
+/// A `(queue, task channel)` key of [`Workspace::pending`] as borrowed strings, to look
+/// an index up without building its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lane<'a>(pub &'a str, pub &'a str);
+
+impl hashbrown::Equivalent<(Arc<str>, Arc<str>)> for Lane<'_> {
+    fn equivalent(&self, key: &(Arc<str>, Arc<str>)) -> bool {
+        self.0 == &*key.0 && self.1 == &*key.1
+    }
+}
+
+// `Lane` must hash as the key it stands for: a tuple hashes its fields in order, and an
+// `Arc<str>` as its `str`, which is what the derived `Hash` of two `&str` does too.
 
 /// Where a task stands in its queue's index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexKey {
-    /// The queue.
-    pub queue: String,
-    /// The task channel.
-    pub channel: String,
+    /// The queue (the index key's own string, shared).
+    pub queue: Arc<str>,
+    /// The task channel (likewise).
+    pub channel: Arc<str>,
     /// Priority when indexed.
     pub priority: i64,
     /// Virtual start time when indexed.
@@ -276,11 +296,11 @@ pub struct WorkerChannel {
 pub struct Task {
     /// `WT…`
     pub sid: String,
-    /// Attributes, exactly as sent.
+    /// Attributes, exactly as sent (checked to be a JSON object when set). Only the
+    /// text is kept: the parsed document of every stored task took more memory than the
+    /// rest of the task, so expressions parse it when they need it
+    /// ([`Task::attributes_value`]).
     pub attributes: String,
-    /// The same, parsed (again on restore).
-    #[serde(skip)]
-    pub attributes_json: Value,
     /// Where the task is in its lifecycle.
     pub assignment_status: TaskStatus,
     /// Priority (higher first).
@@ -314,7 +334,7 @@ pub struct Task {
     /// Where the task is in its workflow (absent for tasks sent straight to a queue).
     pub routing: Option<Routing>,
     /// Workers that rejected the task; not offered it again.
-    pub rejected_by: Vec<String>,
+    pub rejected_by: Rejected,
     /// pending→reserved transitions so far (TaskRouter cancels at 1,000).
     pub assignments: u32,
     /// When the task reached `completed` or `canceled`.
@@ -322,6 +342,47 @@ pub struct Task {
     /// Its entry in the queue index while it is pending in a queue (rebuilt on restore).
     #[serde(skip)]
     pub indexed: Option<IndexKey>,
+}
+
+/// The workers that rejected a task: one word while there are none (as for most tasks),
+/// saved as the list (empty when none) older builds wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+// The box is the point: one word in every task instead of a `Vec`'s three.
+#[allow(clippy::box_collection)]
+pub struct Rejected(Option<Box<Vec<String>>>);
+
+impl Rejected {
+    /// Whether this worker rejected the task.
+    pub fn contains(&self, worker_sid: &str) -> bool {
+        self.0
+            .iter()
+            .flat_map(|list| list.iter())
+            .any(|sid| sid == worker_sid)
+    }
+    /// Record a rejection.
+    pub fn push(&mut self, worker_sid: String) {
+        self.0.get_or_insert_with(Box::default).push(worker_sid);
+    }
+    /// The workers, in the order they rejected.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .flat_map(|list| list.iter())
+            .map(String::as_str)
+    }
+}
+
+impl Serialize for Rejected {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rejected {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let list = Vec::<String>::deserialize(deserializer)?;
+        Ok(Rejected((!list.is_empty()).then(|| Box::new(list))))
+    }
 }
 
 /// A reservation of a worker for a task.
@@ -340,8 +401,9 @@ pub struct Reservation {
     /// The worker's activity when reserved (a REST reject without an activity returns
     /// the worker there).
     pub previous_activity_sid: String,
-    /// An instruction the reservation was accepted with (dequeue, call, …), as sent.
-    pub instruction: Option<Value>,
+    /// An instruction the reservation was accepted with (dequeue, call, …), as sent
+    /// (boxed: one word in the many reservations without one).
+    pub instruction: Option<Box<Value>>,
     /// Created.
     pub created: Millis,
     /// Last changed.
@@ -358,11 +420,25 @@ record!(
     Workflow,
     Worker,
     Task,
-    Reservation,
-    Event
+    Reservation
 );
 
+impl Record for Event {
+    fn sid(&self) -> &str {
+        Event::sid(self)
+    }
+}
+
 impl Task {
+    /// The attributes parsed, for expressions and the workflow walk (an empty object if
+    /// the text is not a JSON object, which the checks when it is set rule out).
+    pub fn attributes_value(&self) -> Value {
+        match serde_json::from_str(&self.attributes) {
+            Ok(value @ Value::Object(_)) => value,
+            _ => Value::Object(serde_json::Map::new()),
+        }
+    }
+
     /// Move the task to `next`, one of the steps [`TaskStatus::can_become`] allows.
     pub fn set_status(&mut self, next: TaskStatus) {
         debug_assert!(
@@ -375,38 +451,39 @@ impl Task {
     }
 }
 
-/// Something that happens at a time.
+/// Something that happens at a time. Every stored task has one or more waiting in the
+/// schedule, so the SIDs are boxed `str`s (two words each, not three).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Deadline {
     /// A reservation's `task_reservation_timeout` ends.
     Reservation {
         /// Workspace.
-        workspace: String,
+        workspace: Box<str>,
         /// Reservation.
-        reservation: String,
+        reservation: Box<str>,
     },
     /// A workflow step's cumulative timeout ends.
     Step {
         /// Workspace.
-        workspace: String,
+        workspace: Box<str>,
         /// Task.
-        task: String,
+        task: Box<str>,
         /// The routing generation it was set for.
         generation: u64,
     },
     /// A task's TTL ends.
     TaskTtl {
         /// Workspace.
-        workspace: String,
+        workspace: Box<str>,
         /// Task.
-        task: String,
+        task: Box<str>,
     },
     /// A finished task is removed.
     Cleanup {
         /// Workspace.
-        workspace: String,
+        workspace: Box<str>,
         /// Task.
-        task: String,
+        task: Box<str>,
     },
 }
 
@@ -443,6 +520,27 @@ impl State {
     pub fn schedule(&mut self, at: Millis, deadline: Deadline) {
         self.deadline_seq += 1;
         self.deadlines.insert((at, self.deadline_seq, deadline));
+    }
+
+    /// Take a task's TTL timer, set for `at` when the task was created, out of the
+    /// schedule (it cannot fire once the task has finished).
+    pub fn unschedule_ttl(&mut self, at: Millis, workspace: &str, task: &str) {
+        // The least deadline of all, so the range holds every timer set for `at`.
+        let least = || Deadline::Reservation {
+            workspace: Box::default(),
+            reservation: Box::default(),
+        };
+        let found = self
+            .deadlines
+            .range((at, 0, least())..(at.saturating_add(1), 0, least()))
+            .find(|(_, _, deadline)| {
+                matches!(deadline, Deadline::TaskTtl { workspace: w, task: t }
+                    if **w == *workspace && **t == *task)
+            })
+            .cloned();
+        if let Some(key) = found {
+            self.deadlines.remove(&key);
+        }
     }
 
     /// When the next timer fires.
@@ -525,7 +623,7 @@ mod event_data_tests {
         assert!(table.remove("EV2").is_some());
         assert_eq!(table.position("EV2"), Some(1));
         assert!(table.get("EV2").is_none());
-        let after: Vec<&str> = table.after(Some(1)).map(|e| &*e.sid).collect();
+        let after: Vec<&str> = table.after(Some(1)).map(|e| e.sid()).collect();
         assert_eq!(after, ["EV3"]);
     }
 }

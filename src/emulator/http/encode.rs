@@ -438,10 +438,10 @@ pub fn event(urls: &Urls<'_>, account: &str, ws: &Workspace, event: &Event) -> m
         resource_sid: Some(event.resource_sid(ws).to_string()),
         resource_type: Some(event.resource_type().as_str().to_string()),
         resource_url: Some(format!("{}/v1{}", urls.base, event.resource_path(ws))),
-        sid: Some(event.sid.to_string()),
+        sid: Some(event.sid().to_string()),
         source: Some("twilio".to_string()),
         source_ip_address: Some("127.0.0.1".to_string()),
-        url: Some(urls.ws(&ws.sid, &format!("/Events/{}", event.sid))),
+        url: Some(urls.ws(&ws.sid, &format!("/Events/{}", event.sid()))),
         workspace_sid: Some(ws.sid.clone()),
         extra: Map::new(),
     }

@@ -124,7 +124,7 @@ impl Context<'_> {
                 return Err(EngineError::supervise_unaccepted(sid, current));
             }
             if let Some(reservation) = self.workspace_mut(workspace)?.reservations.get_mut(sid) {
-                reservation.instruction = Some(record);
+                reservation.instruction = Some(Box::new(record));
                 reservation.version += 1;
             }
             return Ok(Reply::Updated(sid.to_string()));

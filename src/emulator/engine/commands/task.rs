@@ -10,7 +10,7 @@ use crate::emulator::engine::context::{
 };
 use crate::emulator::engine::error::EngineError;
 use crate::emulator::engine::events::task_data;
-use crate::emulator::engine::state::{Deadline, Task};
+use crate::emulator::engine::state::{Deadline, Rejected, Task};
 use crate::emulator::engine::{validate, Reply};
 
 impl Context<'_> {
@@ -51,7 +51,7 @@ impl Context<'_> {
             .attributes
             .clone()
             .unwrap_or_else(|| "{}".to_string());
-        let attributes_json = validate::attributes(&attributes)?;
+        validate::attributes(&attributes)?;
         let priority = params.priority.unwrap_or(0);
         if !(0..=MAX_PRIORITY).contains(&priority) {
             return Err(EngineError::out_of_range(
@@ -101,7 +101,6 @@ impl Context<'_> {
         let task = Task {
             sid: sid.clone(),
             attributes,
-            attributes_json,
             assignment_status: TaskStatus::Pending,
             priority,
             reason: None,
@@ -118,7 +117,7 @@ impl Context<'_> {
             updated: now,
             version: 0,
             routing: None,
-            rejected_by: Vec::new(),
+            rejected_by: Rejected::default(),
             assignments: 0,
             finished: None,
             indexed: None,
@@ -131,8 +130,8 @@ impl Context<'_> {
         self.state.schedule(
             now + timeout * 1000,
             Deadline::TaskTtl {
-                workspace: workspace.to_string(),
-                task: sid.clone(),
+                workspace: workspace.into(),
+                task: sid.as_str().into(),
             },
         );
         let has_workflow = self
@@ -187,11 +186,9 @@ impl Context<'_> {
                 return Err(EngineError::attributes_with_closing_status());
             }
         }
-        let attributes_json = params
-            .attributes
-            .as_deref()
-            .map(validate::attributes)
-            .transpose()?;
+        if let Some(text) = params.attributes.as_deref() {
+            validate::attributes(text)?;
+        }
         if let Some(priority) = params.priority {
             if !(0..=MAX_PRIORITY).contains(&priority) {
                 return Err(EngineError::out_of_range(
@@ -225,9 +222,8 @@ impl Context<'_> {
             .attributes
             .as_ref()
             .is_some_and(|a| a != &task.attributes);
-        if let (Some(text), Some(json)) = (params.attributes, attributes_json) {
+        if let Some(text) = params.attributes {
             task.attributes = text;
-            task.attributes_json = json;
         }
         if let Some(priority) = params.priority {
             task.priority = priority;

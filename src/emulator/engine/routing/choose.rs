@@ -5,7 +5,7 @@ use super::time_of_day;
 use crate::api::resources::{QueueOrder, TaskStatus};
 use crate::emulator::engine::context::Context;
 use crate::emulator::engine::query::{self, view, Loads};
-use crate::emulator::engine::state::{channel_has_room, Millis, Task, Worker, Workspace};
+use crate::emulator::engine::state::{channel_has_room, Lane, Millis, Task, Worker, Workspace};
 use crate::expr::{ChannelLoad, WorkerView};
 use crate::workflow::{CompiledStep, StepContext};
 
@@ -168,10 +168,11 @@ fn choose(
             &default_step
         }
     };
+    let attributes = task.attributes_value();
     let context = StepContext {
         step: step_ref,
         queue: &queue.def,
-        task: &task.attributes_json,
+        task: &attributes,
         time: Some(time_of_day(now)),
         // Single-tasking workspaces ignore channel capacity (§4.6 rule 4).
         task_channel: if multitasking { channel } else { None },
@@ -222,7 +223,7 @@ fn first_task_for(
     loads: &Loads,
     now: Millis,
 ) -> Option<(String, String)> {
-    let mut heads: Vec<std::iter::Peekable<Box<dyn Iterator<Item = &str> + '_>>> = Vec::new();
+    let mut heads: Vec<std::iter::Peekable<Box<dyn Iterator<Item = u64> + '_>>> = Vec::new();
     // Only channels the worker has room on (any channel when single-tasking: then it has
     // nothing in progress at all).
     let open: Vec<&str> = worker
@@ -234,7 +235,7 @@ fn first_task_for(
     for queue in ws.queues.iter() {
         let mut member = None;
         for channel in &open {
-            let Some(index) = ws.pending.get(&(queue.sid.clone(), channel.to_string())) else {
+            let Some(index) = ws.pending.get(&Lane(&queue.sid, channel)) else {
                 continue;
             };
             if index.fifo.is_empty()
@@ -242,10 +243,11 @@ fn first_task_for(
             {
                 continue;
             }
-            let tasks: Box<dyn Iterator<Item = &str> + '_> = if queue.task_order.is_lifo() {
-                Box::new(index.lifo.iter().map(|entry| entry.2.as_str()))
+            // Each entry names its task by creation position.
+            let tasks: Box<dyn Iterator<Item = u64> + '_> = if queue.task_order.is_lifo() {
+                Box::new(index.lifo.iter().map(|entry| entry.1 .0))
             } else {
-                Box::new(index.fifo.iter().map(|entry| entry.3.as_str()))
+                Box::new(index.fifo.iter().map(|entry| entry.2))
             };
             heads.push(tasks.peekable());
         }
@@ -255,7 +257,7 @@ fn first_task_for(
         // The best head across the queues (§3.3), then the next, lazily.
         let mut best: Option<(usize, &Task)> = None;
         for (position, head) in heads.iter_mut().enumerate() {
-            let Some(task) = head.peek().and_then(|sid| ws.tasks.get(sid)) else {
+            let Some(task) = head.peek().and_then(|at| ws.tasks.at(*at)) else {
                 continue;
             };
             if best.is_none_or(|(_, current)| {

@@ -76,8 +76,8 @@ impl Context<'_> {
         self.state.schedule(
             now + timeout * 1000,
             Deadline::Reservation {
-                workspace: workspace.to_string(),
-                reservation: sid.clone(),
+                workspace: workspace.into(),
+                reservation: sid.as_str().into(),
             },
         );
         self.emit_reservation(workspace, &sid, EventType::ReservationCreated);
@@ -161,7 +161,7 @@ impl Context<'_> {
                     instruction,
                     self.reservation_mut(workspace, reservation_sid),
                 ) {
-                    reservation.instruction = Some(instruction);
+                    reservation.instruction = Some(Box::new(instruction));
                 }
                 Ok(())
             }
@@ -232,7 +232,7 @@ impl Context<'_> {
         self.set_status(workspace, reservation_sid, ReservationStatus::Accepted);
         if let Some(instruction) = instruction {
             if let Some(r) = self.reservation_mut(workspace, reservation_sid) {
-                r.instruction = Some(instruction);
+                r.instruction = Some(Box::new(instruction));
             }
         }
         let Some(ws) = self.state.workspaces.get_mut(workspace) else {
@@ -471,13 +471,28 @@ impl Context<'_> {
         workspace: &str,
         task_sid: &str,
     ) {
+        // The task's TTL can no longer fire (only a waiting task times out, and a
+        // finished one never waits again): it leaves the schedule rather than wait there,
+        // stale, for up to the task's whole timeout.
+        if let Some(at) = self
+            .state
+            .workspaces
+            .get(workspace)
+            .and_then(|ws| ws.tasks.get(task_sid))
+            .map(|task| {
+                task.created
+                    .saturating_add(task.timeout.saturating_mul(1000))
+            })
+        {
+            self.state.unschedule_ttl(at, workspace, task_sid);
+        }
         if let Some(keep) = self.state.keep_finished {
             let at = self.now + keep;
             self.state.schedule(
                 at,
                 Deadline::Cleanup {
-                    workspace: workspace.to_string(),
-                    task: task_sid.to_string(),
+                    workspace: workspace.into(),
+                    task: task_sid.into(),
                 },
             );
         }

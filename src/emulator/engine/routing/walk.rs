@@ -37,9 +37,10 @@ impl Context<'_> {
         let compiled = workflow.compiled.clone();
         let workflow_sid = workflow.sid.clone();
         let workflow_name = workflow.friendly_name.clone();
+        let attributes = task.attributes_value();
         let cx = WalkContext {
             workflow: &compiled,
-            attributes: &task.attributes_json,
+            attributes: &attributes,
             time: Some(time_of_day(now)),
         };
         let priority = u32::try_from(task.priority.max(0)).unwrap_or(u32::MAX);
@@ -86,9 +87,10 @@ impl Context<'_> {
         let now = self.now;
         let task = self.state.workspaces.get(workspace)?.tasks.get(task_sid)?;
         let routing = task.routing.as_ref()?;
+        let attributes = task.attributes_value();
         let cx = WalkContext {
             workflow: &routing.workflow,
-            attributes: &task.attributes_json,
+            attributes: &attributes,
             time: Some(time_of_day(now)),
         };
         let mut position = routing.position;
@@ -147,8 +149,8 @@ impl Context<'_> {
                     self.state.schedule(
                         at.0,
                         Deadline::Step {
-                            workspace: workspace.to_string(),
-                            task: task_sid.to_string(),
+                            workspace: workspace.into(),
+                            task: task_sid.into(),
                             generation,
                         },
                     );
@@ -250,10 +252,11 @@ impl Context<'_> {
             .iter()
             .map(|(channels, w)| view(ws, w, channels))
             .collect();
+        let attributes = task.attributes_value();
         let context = StepContext {
             step,
             queue: &queue.def,
-            task: &task.attributes_json,
+            task: &attributes,
             time: Some(time_of_day(self.now)),
             task_channel: channel,
         };

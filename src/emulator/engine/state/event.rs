@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::event_data::MAX_HEAD_SID;
 use super::{EventData, Millis, SharedValues, Workspace};
 
 /// The kind of resource an event is about (the wire's `resource_type`).
@@ -187,21 +188,41 @@ impl<'de> Deserialize<'de> for EventType {
 pub const WORKSPACE_FIELDS: [&str; 2] = ["workspace_sid", "workspace_name"];
 
 /// One entry of the event log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Event {
-    /// `EV…`
-    pub sid: Box<str>,
     /// What happened.
     pub event_type: EventType,
-    /// The resource's SID, only when the event's fields do not already hold it (see
-    /// [`Event::resource_sid`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resource_sid: Option<Box<str>>,
     /// When it happened.
     pub date: Millis,
     /// The event's fields at the time (snake_case keys, string values), without the
-    /// workspace's ([`WORKSPACE_FIELDS`]).
+    /// workspace's ([`WORKSPACE_FIELDS`]), with the event's SID and the resource's SID
+    /// (only when the fields do not already hold it, see [`Event::resource_sid`]) as
+    /// their head: one allocation per event ([`EventData::head`]).
     pub data: EventData,
+}
+
+/// Saved as `{sid, event_type, resource_sid (when stored), date, data}`.
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Saved<'a> {
+            sid: &'a str,
+            event_type: EventType,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            resource_sid: Option<&'a str>,
+            date: Millis,
+            data: &'a EventData,
+        }
+        let (sid, resource_sid) = self.data.head();
+        Saved {
+            sid,
+            event_type: self.event_type,
+            resource_sid,
+            date: self.date,
+            data: &self.data,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A saved [`Event`]. Files written before events were made compact also hold
@@ -219,7 +240,15 @@ struct SavedEvent {
 
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
         let saved = SavedEvent::deserialize(deserializer)?;
+        let too_long = |sid: &str| sid.len() > MAX_HEAD_SID;
+        if too_long(&saved.sid) || saved.resource_sid.as_deref().is_some_and(too_long) {
+            return Err(D::Error::custom(format!(
+                "event {:?}: a SID longer than {MAX_HEAD_SID} bytes",
+                clip_for_error(&saved.sid)
+            )));
+        }
         let mut data = saved.data;
         // Files from before values were shared hold every value in the event, so the
         // empty set of shared values reads them.
@@ -236,17 +265,20 @@ impl<'de> Deserialize<'de> for Event {
         }
         // The resource SID is kept as saved (the shared values it may repeat are not at
         // hand here): files written since only hold it when the fields lack it.
+        let resource_sid = saved
+            .resource_sid
+            .filter(|_| saved.event_type.resource() != ResourceKind::Workspace);
         Ok(Event {
-            sid: saved.sid.into_boxed_str(),
             event_type: saved.event_type,
-            resource_sid: saved
-                .resource_sid
-                .filter(|_| saved.event_type.resource() != ResourceKind::Workspace)
-                .map(String::into_boxed_str),
             date: saved.date,
-            data,
+            data: data.with_head(&saved.sid, resource_sid.as_deref()),
         })
     }
+}
+
+/// The start of an over-long SID, for an error message.
+fn clip_for_error(sid: &str) -> String {
+    sid.chars().take(40).collect()
 }
 
 impl Event {
@@ -269,15 +301,18 @@ impl Event {
         let resource_sid = match (event_type.resource(), resource_sid) {
             (ResourceKind::Workspace, _) | (_, None) => None,
             (_, Some(sid)) if derived == Some(sid) => None,
-            (_, Some(sid)) => Some(sid.into()),
+            (_, Some(sid)) => Some(sid),
         };
         Event {
-            sid,
             event_type,
-            resource_sid,
             date,
-            data,
+            data: data.with_head(&sid, resource_sid),
         }
+    }
+
+    /// `EV…`
+    pub fn sid(&self) -> &str {
+        self.data.head().0
     }
 
     /// A string field's value.
@@ -301,7 +336,7 @@ impl Event {
 
     /// The SID of the resource the event is about.
     pub fn resource_sid<'a>(&'a self, ws: &'a Workspace) -> &'a str {
-        if let Some(sid) = &self.resource_sid {
+        if let Some(sid) = self.data.head().1 {
             return sid;
         }
         match self.event_type.resource().sid_field() {
@@ -479,7 +514,8 @@ mod tests {
             data.clone(),
             &none,
         );
-        assert!(event.resource_sid.is_none());
+        assert!(event.data.head().1.is_none());
+        assert_eq!(event.sid(), "EV1");
         let event = Event::new(
             "EV1".into(),
             EventType::TaskCreated,
@@ -488,6 +524,20 @@ mod tests {
             data,
             &none,
         );
-        assert_eq!(event.resource_sid.as_deref(), Some("WT2"));
+        assert_eq!(event.data.head().1, Some("WT2"));
+        // Saved and read back, the SIDs in front of the fields come back apart from them.
+        let saved = serde_json::to_value(&event).expect("serializes");
+        assert_eq!(saved["sid"], "EV1");
+        assert_eq!(saved["resource_sid"], "WT2");
+        assert_eq!(
+            saved["data"],
+            serde_json::json!([["task_sid", "WT1", false]])
+        );
+        let back: Event = serde_json::from_value(saved.clone()).expect("reads back");
+        assert_eq!((back.sid(), back.data.head().1), ("EV1", Some("WT2")));
+        assert_eq!(back.data.get(&none, "task_sid"), Some("WT1"));
+        let mut long = saved;
+        long["sid"] = "E".repeat(MAX_HEAD_SID + 1).into();
+        assert!(serde_json::from_value::<Event>(long).is_err());
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
@@ -45,10 +44,15 @@ fn names() -> Vec<&'static str> {
 /// carry its SID, attributes, channel, queue and workflow), kept once per workspace and
 /// named in an event by number. Values only ever join (an event log is never pruned, and
 /// every value here is one some event holds).
+///
+/// The values sit end to end in one string, a value's number giving where it ends (four
+/// bytes a value, where an `Arc<str>` each cost 32 and an allocation).
 #[derive(Debug, Clone, Default)]
 pub struct SharedValues {
-    values: Vec<Arc<str>>,
-    /// Positions in `values`, found by the value's hash.
+    text: String,
+    /// Where each value ends in `text`, by number.
+    ends: Vec<u32>,
+    /// Numbers of the values, found by the value's hash.
     index: HashTable<u32>,
 }
 
@@ -56,63 +60,83 @@ fn value_hash(value: &str) -> u64 {
     FxBuildHasher.hash_one(value)
 }
 
+/// The value numbered `id` in `text` (empty for a number no value has, which only a
+/// damaged file could give).
+fn value_at<'a>(text: &'a str, ends: &[u32], id: u32) -> &'a str {
+    let id = id as usize;
+    let start = match id.checked_sub(1) {
+        Some(before) => ends.get(before).copied(),
+        None => Some(0),
+    };
+    match (start, ends.get(id)) {
+        (Some(start), Some(end)) => text.get(start as usize..*end as usize).unwrap_or(""),
+        _ => "",
+    }
+}
+
 impl SharedValues {
-    /// The number of `value`, added if new.
+    /// The number of `value`, added if new (`None` when the numbers or the text are
+    /// full: the event then keeps the value itself).
     fn intern(&mut self, value: &str) -> Option<u32> {
-        let values = &self.values;
-        let at = |id: &u32| values.get(*id as usize).map_or("", |v| &**v);
-        if let Some(id) = self.index.find(value_hash(value), |id| at(id) == value) {
+        let (text, ends) = (&self.text, &self.ends);
+        if let Some(id) = self
+            .index
+            .find(value_hash(value), |id| value_at(text, ends, *id) == value)
+        {
             return Some(*id);
         }
-        let id = u32::try_from(self.values.len())
+        self.push(value)
+    }
+
+    /// Add `value` under the next number, even if it is there already.
+    fn push(&mut self, value: &str) -> Option<u32> {
+        let id = u32::try_from(self.ends.len())
             .ok()
             .filter(|id| *id < SHARED)?;
-        self.values.push(value.into());
-        let values = &self.values;
-        let at = |id: &u32| values.get(*id as usize).map_or("", |v| &**v);
-        self.index
-            .insert_unique(value_hash(value), id, |id| value_hash(at(id)));
+        let end = u32::try_from(self.text.len() + value.len()).ok()?;
+        self.text.push_str(value);
+        self.ends.push(end);
+        let (text, ends) = (&self.text, &self.ends);
+        self.index.insert_unique(value_hash(value), id, |id| {
+            value_hash(value_at(text, ends, *id))
+        });
         Some(id)
     }
 
     /// The value numbered `id` (empty for a number no value has, which only a damaged
     /// file could give).
     fn get(&self, id: u32) -> &str {
-        self.values.get(id as usize).map_or("", |v| v)
+        value_at(&self.text, &self.ends, id)
     }
 
     /// How many values.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.ends.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.ends.is_empty()
     }
 }
 
 /// Saved as the list of values, in number order.
 impl Serialize for SharedValues {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.values.iter().map(|v| &**v))
+        serializer.collect_seq((0..self.ends.len()).map(|id| self.get(id as u32)))
     }
 }
 
 impl<'de> Deserialize<'de> for SharedValues {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
         let values = Vec::<String>::deserialize(deserializer)?;
         let mut shared = SharedValues::default();
         for value in values {
             // A value saved twice keeps both numbers (events may name either).
-            let id = u32::try_from(shared.values.len()).unwrap_or(u32::MAX);
-            shared.values.push(value.into());
-            let values = &shared.values;
-            let at = |id: &u32| values.get(*id as usize).map_or("", |v| &**v);
-            let hash = value_hash(at(&id));
-            shared
-                .index
-                .insert_unique(hash, id, |id| value_hash(at(id)));
+            if shared.push(&value).is_none() {
+                return Err(D::Error::custom("too many shared event values"));
+            }
         }
         Ok(shared)
     }
@@ -120,17 +144,63 @@ impl<'de> Deserialize<'de> for SharedValues {
 
 /// An event's fields, compact: per field the number of its (interned) name and either
 /// the number of its value among the workspace's [`SharedValues`] or where its value
-/// ends in the event's own `text` (values that are new at every event, the `_ms`
+/// ends in the event's own text (values that are new at every event, the `_ms`
 /// durations, and JSON values). The event log is most of a busy emulator's memory; a
 /// JSON map per event cost about 3 KB, a packed string of every value about 500 bytes,
 /// this about 100.
+///
+/// Everything sits in one allocation: a head of three `u16` (the number of fields, the
+/// length of the owning event's SID, the length of its resource SID or [`NO_RESOURCE`]),
+/// the fields, six bytes each, then the text: the event's SID and resource SID (its
+/// [`EventData::head`], empty for fields not yet in an event) and the values.
 #[derive(Debug, Clone, Default)]
 pub struct EventData {
-    text: Box<str>,
-    /// (name, value: with [`SHARED`] set, the number of a shared value; otherwise the
-    /// end of the value in `text`, with [`JSON_VALUE`] set when it is JSON text rather
-    /// than a string)
-    fields: Box<[Field]>,
+    packed: Box<[u8]>,
+}
+
+/// Bytes before the fields.
+const HEAD: usize = 6;
+/// The resource SID length that says there is none.
+const NO_RESOURCE: u16 = u16::MAX;
+/// The longest SID a head holds (longer ones are cut at a character boundary; the
+/// engine's are 34 bytes, and restore refuses longer ones).
+pub const MAX_HEAD_SID: usize = u16::MAX as usize - 1;
+
+/// `text` cut to at most `max` bytes at a character boundary.
+fn clip(text: &str, max: usize) -> &str {
+    let mut at = text.len().min(max);
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    &text[..at]
+}
+
+fn pack(fields: &[Field], sid: &str, resource: Option<&str>, values: &str) -> EventData {
+    let fields = &fields[..fields.len().min(usize::from(u16::MAX))];
+    let sid = clip(sid, MAX_HEAD_SID);
+    let resource = resource.map(|r| clip(r, MAX_HEAD_SID));
+    let mut packed = Vec::with_capacity(
+        HEAD + 6 * fields.len() + sid.len() + resource.map_or(0, str::len) + values.len(),
+    );
+    let len16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    packed.extend_from_slice(&len16(fields.len()).to_le_bytes());
+    packed.extend_from_slice(&len16(sid.len()).to_le_bytes());
+    packed.extend_from_slice(
+        &resource
+            .map_or(NO_RESOURCE, |r| len16(r.len()))
+            .to_le_bytes(),
+    );
+    for field in fields {
+        for word in field.0 {
+            packed.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    packed.extend_from_slice(sid.as_bytes());
+    packed.extend_from_slice(resource.unwrap_or("").as_bytes());
+    packed.extend_from_slice(values.as_bytes());
+    EventData {
+        packed: packed.into_boxed_slice(),
+    }
 }
 
 /// One field of an [`EventData`]: its name number and its value word, in six bytes
@@ -209,10 +279,7 @@ impl<'de> Deserialize<'de> for EventData {
             };
             packed.push(Field::new(name_id(name), value));
         }
-        Ok(EventData {
-            text: text.into_boxed_str(),
-            fields: packed.into_boxed_slice(),
-        })
+        Ok(pack(&packed, "", None, &text))
     }
 }
 
@@ -251,10 +318,7 @@ impl EventData {
             };
             fields.push(Field::new(name_id(&key), value));
         }
-        EventData {
-            text: text.into_boxed_str(),
-            fields: fields.into_boxed_slice(),
-        }
+        pack(&fields, "", None, &text)
     }
 
     /// Pack fields given as (name, value text, whether the text is JSON), as
@@ -271,23 +335,74 @@ impl EventData {
                 end(&text) | if json { JSON_VALUE } else { 0 },
             ));
         }
-        EventData {
-            text: text.into_boxed_str(),
-            fields: packed.into_boxed_slice(),
-        }
+        pack(&packed, "", None, &text)
+    }
+
+    /// The same fields with `sid` and `resource` as their head (see [`EventData`]).
+    pub fn with_head(&self, sid: &str, resource: Option<&str>) -> EventData {
+        let fields: Vec<Field> = (0..self.count()).map(|at| self.field(at)).collect();
+        pack(&fields, sid, resource, self.values())
+    }
+
+    /// The owning event's SID and resource SID, as [`EventData::with_head`] set them.
+    pub fn head(&self) -> (&str, Option<&str>) {
+        let start = self.text_start();
+        let sid_len = usize::from(self.word(2));
+        let resource_len = self.word(4);
+        let text = |from: usize, len: usize| {
+            self.packed
+                .get(from..from.saturating_add(len))
+                .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                .unwrap_or("")
+        };
+        let resource =
+            (resource_len != NO_RESOURCE).then(|| text(start + sid_len, usize::from(resource_len)));
+        (text(start, sid_len), resource)
+    }
+
+    /// The little-endian `u16` at byte `at` (0 past the end: an empty `EventData` has
+    /// no fields and no head).
+    fn word(&self, at: usize) -> u16 {
+        self.packed
+            .get(at..at + 2)
+            .map_or(0, |bytes| u16::from_le_bytes([bytes[0], bytes[1]]))
+    }
+    fn count(&self) -> usize {
+        usize::from(self.word(0))
+    }
+    fn field(&self, index: usize) -> Field {
+        let at = HEAD + 6 * index;
+        Field([self.word(at), self.word(at + 2), self.word(at + 4)])
+    }
+    fn text_start(&self) -> usize {
+        HEAD + 6 * self.count()
+    }
+    /// The values' text (after the head).
+    fn values(&self) -> &str {
+        let head = usize::from(self.word(2))
+            + match self.word(4) {
+                NO_RESOURCE => 0,
+                len => usize::from(len),
+            };
+        self.packed
+            .get(self.text_start() + head..)
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .unwrap_or("")
     }
 
     /// Every field as stored: name number, value, whether JSON.
     fn raw(&self) -> impl Iterator<Item = (u16, Raw<'_>, bool)> + '_ {
         let mut start = 0usize;
-        self.fields.iter().map(move |field| {
+        let values = self.values();
+        (0..self.count()).map(move |at| {
+            let field = self.field(at);
             let (name, value) = (field.name(), field.value());
             if value & SHARED != 0 {
                 return (name, Raw::Shared(value & NUMBER), false);
             }
             let json = value & JSON_VALUE != 0;
-            let stop = ((value & NUMBER) as usize).min(self.text.len());
-            let text = self.text.get(start..stop).unwrap_or("");
+            let stop = ((value & NUMBER) as usize).min(values.len());
+            let text = values.get(start..stop).unwrap_or("");
             start = stop;
             (name, Raw::Text(text), json)
         })

@@ -36,7 +36,7 @@ impl Workspace {
             reservations: self.reservations.clone(),
             events: self.events.clone(),
             event_values: self.event_values.clone(),
-            pending: HashMap::new(),
+            pending: Default::default(),
             loads: Loads::default(),
             by_task: HashMap::new(),
             idle: BTreeSet::new(),
@@ -274,60 +274,73 @@ impl Workspace {
     /// any change to its status, queue, priority or virtual start time, and before
     /// removing it).
     pub fn reindex(&mut self, task_sid: &str) {
-        let position = self.tasks.position_of(task_sid);
-        let Some(task) = self.tasks.get_mut(task_sid) else {
+        let Some(position) = self.tasks.position_of(task_sid) else {
             return;
         };
-        let wanted = match (&task.task_queue_sid, position) {
-            (Some(queue), Some(position)) if task.assignment_status == TaskStatus::Pending => {
-                Some(IndexKey {
-                    queue: queue.clone(),
-                    channel: task.task_channel_sid.clone(),
-                    priority: task.priority,
-                    virtual_start_time: task.virtual_start_time,
-                    position,
-                })
-            }
+        let Some(task) = self.tasks.get(task_sid) else {
+            return;
+        };
+        let wanted = match &task.task_queue_sid {
+            Some(queue) if task.assignment_status == TaskStatus::Pending => Some((
+                Lane(queue, &task.task_channel_sid),
+                task.priority,
+                task.virtual_start_time,
+            )),
             _ => None,
         };
-        if task.indexed == wanted {
+        let unchanged = match (&task.indexed, wanted) {
+            (None, None) => true,
+            (Some(old), Some((lane, priority, virtual_start_time))) => {
+                lane == Lane(&old.queue, &old.channel)
+                    && old.priority == priority
+                    && old.virtual_start_time == virtual_start_time
+                    && old.position == position
+            }
+            _ => false,
+        };
+        if unchanged {
             return;
         }
-        let old = std::mem::replace(&mut task.indexed, wanted.clone());
+        let wanted = wanted.map(|(Lane(queue, channel), priority, start)| {
+            (queue.to_string(), channel.to_string(), priority, start)
+        });
+        let old = self
+            .tasks
+            .get_mut(task_sid)
+            .and_then(|task| task.indexed.take());
         if let Some(old) = old {
-            if let Some(index) = self
-                .pending
-                .get_mut(&(old.queue.clone(), old.channel.clone()))
-            {
-                index.fifo.remove(&(
-                    Reverse(old.priority),
-                    old.virtual_start_time,
-                    old.position,
-                    task_sid.to_string(),
-                ));
-                index.lifo.remove(&(
-                    Reverse(old.virtual_start_time),
-                    Reverse(old.position),
-                    task_sid.to_string(),
-                ));
+            if let Some(index) = self.pending.get_mut(&Lane(&old.queue, &old.channel)) {
+                index
+                    .fifo
+                    .remove(&(Reverse(old.priority), old.virtual_start_time, old.position));
+                index
+                    .lifo
+                    .remove(&(Reverse(old.virtual_start_time), Reverse(old.position)));
             }
         }
-        if let Some(new) = wanted {
-            let index = self
-                .pending
-                .entry((new.queue.clone(), new.channel.clone()))
-                .or_default();
-            index.fifo.insert((
-                Reverse(new.priority),
-                new.virtual_start_time,
-                new.position,
-                task_sid.to_string(),
-            ));
-            index.lifo.insert((
-                Reverse(new.virtual_start_time),
-                Reverse(new.position),
-                task_sid.to_string(),
-            ));
+        let Some((queue, channel, priority, virtual_start_time)) = wanted else {
+            return;
+        };
+        // The index's own key, so the task's entry shares its strings.
+        let key: (Arc<str>, Arc<str>) = match self.pending.get_key_value(&Lane(&queue, &channel)) {
+            Some((key, _)) => key.clone(),
+            None => (queue.into(), channel.into()),
+        };
+        let index = self.pending.entry(key.clone()).or_default();
+        index
+            .fifo
+            .insert((Reverse(priority), virtual_start_time, position));
+        index
+            .lifo
+            .insert((Reverse(virtual_start_time), Reverse(position)));
+        if let Some(task) = self.tasks.get_mut(task_sid) {
+            task.indexed = Some(IndexKey {
+                queue: key.0,
+                channel: key.1,
+                priority,
+                virtual_start_time,
+                position,
+            });
         }
     }
 
@@ -351,15 +364,16 @@ impl Workspace {
             .filter(|t| t.assignment_status == TaskStatus::Pending && t.task_queue_sid.is_some())
             .map(|t| t.sid.as_str())
             .collect();
+        let sid = |position: u64| self.tasks.at(position).map_or("", |t| t.sid.as_str());
         let fifo: BTreeSet<&str> = self
             .pending
             .values()
-            .flat_map(|i| i.fifo.iter().map(|e| e.3.as_str()))
+            .flat_map(|i| i.fifo.iter().map(|e| sid(e.2)))
             .collect();
         let lifo: BTreeSet<&str> = self
             .pending
             .values()
-            .flat_map(|i| i.lifo.iter().map(|e| e.2.as_str()))
+            .flat_map(|i| i.lifo.iter().map(|e| sid(e.1 .0)))
             .collect();
         let entries: usize = self.pending.values().map(|i| i.fifo.len()).sum();
         expected == fifo && expected == lifo && entries == expected.len()

@@ -31,7 +31,9 @@ pub struct Table<T> {
     /// against the record's own [`Record::sid`]: the index keeps no copy of the SIDs.
     // Every key is a SID the emulator generated itself, so SipHash's defence against
     // keys chosen to collide buys nothing; rustc-hash is much cheaper per lookup.
-    index: HashTable<u64>,
+    // Positions are kept as `u32` here (half the bytes of a bucket's value): a table
+    // would run out of memory long before it held 2^32 records.
+    index: HashTable<u32>,
     /// Positions of removed records (live ones are in `index`).
     removed: FxHashMap<String, u64>,
     live: usize,
@@ -55,7 +57,7 @@ fn hash(sid: &str) -> u64 {
 impl<T: Record> Table<T> {
     /// The SID of the live record at `position` ("" for an empty slot, which the index
     /// never points at).
-    fn sid_at(items: &[Option<Arc<T>>], position: u64) -> &str {
+    fn sid_at(items: &[Option<Arc<T>>], position: u32) -> &str {
         usize::try_from(position)
             .ok()
             .and_then(|at| items.get(at))
@@ -67,7 +69,7 @@ impl<T: Record> Table<T> {
         let items = &self.items;
         self.index
             .find(hash(sid), |at| Self::sid_at(items, *at) == sid)
-            .copied()
+            .map(|at| u64::from(*at))
     }
     /// Take this SID out of the index, with its position.
     fn unindex(&mut self, sid: &str) -> Option<u64> {
@@ -76,10 +78,13 @@ impl<T: Record> Table<T> {
             .index
             .find_entry(hash(sid), |at| Self::sid_at(items, *at) == sid)
             .ok()?;
-        Some(entry.remove().0)
+        Some(u64::from(entry.remove().0))
     }
     /// Index the live record at `position`.
     fn index_at(&mut self, position: u64) {
+        // Past u32::MAX records (more than memory holds) the index saturates rather
+        // than wrap; such records could not be found by SID.
+        let position = u32::try_from(position).unwrap_or(u32::MAX);
         let items = &self.items;
         let sid_hash = hash(Self::sid_at(items, position));
         self.index
@@ -108,6 +113,10 @@ impl<T: Record> Table<T> {
         self.items
             .get(usize::try_from(position).ok()?)
             .and_then(|slot| slot.as_deref())
+    }
+    /// The record at a creation position (none for a removed one).
+    pub fn at(&self, position: u64) -> Option<&T> {
+        self.slot(position)
     }
     /// The record with this SID.
     pub fn get(&self, sid: &str) -> Option<&T> {
